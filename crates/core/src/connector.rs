@@ -1,0 +1,298 @@
+//! The marketplace side: [`MarketplaceConnector`] and its query and page types.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::IdempotencyKey;
+use crate::error::{Error, Result};
+use crate::ids::{Channel, Cursor, OrderId, ShopId};
+use crate::inventory::{InventoryAck, InventoryUpdate};
+use crate::order::Order;
+use crate::raw::RawRecord;
+use crate::refund::Refund;
+use crate::settlement::Settlement;
+use crate::shipment::Shipment;
+
+/// A half-open time window `[start, end)` in UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TimeWindow {
+    /// Inclusive start.
+    pub start: DateTime<Utc>,
+    /// Exclusive end.
+    pub end: DateTime<Utc>,
+}
+
+impl TimeWindow {
+    /// A window; `None` if `end < start`.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Option<TimeWindow> {
+        (start <= end).then_some(TimeWindow { start, end })
+    }
+
+    /// True when `t` is inside the window.
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.start <= t && t < self.end
+    }
+
+    /// Splits into consecutive windows no longer than `max` (platforms such as Taobao limit an
+    /// incremental query to one day).
+    pub fn split(&self, max: chrono::Duration) -> Vec<TimeWindow> {
+        let mut out = Vec::new();
+        let mut start = self.start;
+        if max <= chrono::Duration::zero() {
+            return vec![*self];
+        }
+        while start < self.end {
+            let end = std::cmp::min(start + max, self.end);
+            out.push(TimeWindow { start, end });
+            start = end;
+        }
+        out
+    }
+}
+
+/// A page request: records *updated* inside `window`, continuing from `cursor`.
+///
+/// `#[non_exhaustive]`: build with [`FetchQuery::new`] and the `with_*` methods, so fields can be
+/// added without breaking callers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FetchQuery {
+    /// The update-time window.
+    pub window: TimeWindow,
+    /// Where to continue; `None` for the first page.
+    pub cursor: Option<Cursor>,
+    /// Preferred page size; connectors clamp it to the platform's limits.
+    pub page_size: Option<u32>,
+    /// Fetch only these records, when the platform supports lookup by id.
+    pub ids: Vec<OrderId>,
+}
+
+impl FetchQuery {
+    /// The first page of a window.
+    pub fn new(window: TimeWindow) -> FetchQuery {
+        FetchQuery {
+            window,
+            cursor: None,
+            page_size: None,
+            ids: Vec::new(),
+        }
+    }
+
+    /// Continues from a cursor.
+    pub fn with_cursor(mut self, cursor: Option<Cursor>) -> FetchQuery {
+        self.cursor = cursor;
+        self
+    }
+
+    /// Sets the preferred page size.
+    pub fn with_page_size(mut self, size: u32) -> FetchQuery {
+        self.page_size = Some(size);
+        self
+    }
+}
+
+/// One record of a page: the raw platform record and what normalizing it gave.
+///
+/// A record that fails to normalize is not dropped: it arrives here as an `Err` with its raw
+/// bytes, so the pipeline can put both in the exception queue.
+#[derive(Debug)]
+pub struct Fetched<T> {
+    /// The platform's id for the record, when it could be read even if normalization failed.
+    pub external_id: Option<String>,
+    /// The raw record.
+    pub raw: RawRecord,
+    /// The canonical record, or why it could not be built.
+    pub outcome: std::result::Result<T, Error>,
+}
+
+impl<T> Fetched<T> {
+    /// A successfully normalized record.
+    pub fn ok(external_id: impl Into<String>, raw: RawRecord, value: T) -> Fetched<T> {
+        Fetched {
+            external_id: Some(external_id.into()),
+            raw,
+            outcome: Ok(value),
+        }
+    }
+
+    /// A record that failed to normalize.
+    pub fn failed(external_id: Option<String>, raw: RawRecord, error: Error) -> Fetched<T> {
+        Fetched {
+            external_id,
+            raw,
+            outcome: Err(error),
+        }
+    }
+}
+
+/// A page of records and where to continue.
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The records, in the platform's order.
+    pub items: Vec<Fetched<T>>,
+    /// The cursor for the next page; `None` when the window is exhausted.
+    pub next_cursor: Option<Cursor>,
+}
+
+impl<T> Page<T> {
+    /// The last page: no continuation.
+    pub fn last(items: Vec<Fetched<T>>) -> Page<T> {
+        Page {
+            items,
+            next_cursor: None,
+        }
+    }
+
+    /// The successfully normalized records.
+    pub fn ok_items(&self) -> impl Iterator<Item = &T> {
+        self.items.iter().filter_map(|f| f.outcome.as_ref().ok())
+    }
+}
+
+/// What a connector can do, stated up front (`Copy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ConnectorCapabilities {
+    /// `fetch_orders` works.
+    pub orders: bool,
+    /// `fetch_returns` works.
+    pub returns: bool,
+    /// `fetch_settlements` works.
+    pub settlements: bool,
+    /// `push_inventory` works.
+    pub inventory_push: bool,
+    /// `confirm_shipment` works.
+    pub shipment_confirmation: bool,
+    /// The platform pushes events (webhooks / message service) besides polling.
+    pub webhooks: bool,
+    /// The largest window one incremental query may span, if the platform limits it.
+    pub max_window: Option<Duration>,
+}
+
+impl ConnectorCapabilities {
+    /// Everything supported, no window limit.
+    pub fn all() -> ConnectorCapabilities {
+        ConnectorCapabilities {
+            orders: true,
+            returns: true,
+            settlements: true,
+            inventory_push: true,
+            shipment_confirmation: true,
+            webhooks: false,
+            max_window: None,
+        }
+    }
+
+    /// Nothing supported; enable what the connector does with the `with_*` methods.
+    pub fn none() -> ConnectorCapabilities {
+        ConnectorCapabilities::default()
+    }
+
+    /// Declares the window limit.
+    pub fn with_max_window(mut self, max: Duration) -> ConnectorCapabilities {
+        self.max_window = Some(max);
+        self
+    }
+
+    /// Declares webhook support.
+    pub fn with_webhooks(mut self, on: bool) -> ConnectorCapabilities {
+        self.webhooks = on;
+        self
+    }
+}
+
+/// The result of a health check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Whether the remote answered and accepted our credentials.
+    pub ok: bool,
+    /// Round-trip time, if measured.
+    pub latency: Option<Duration>,
+    /// Details (never secrets).
+    pub detail: Option<String>,
+}
+
+impl Health {
+    /// A healthy answer.
+    pub fn ok() -> Health {
+        Health {
+            ok: true,
+            latency: None,
+            detail: None,
+        }
+    }
+}
+
+/// The answer to a shipment confirmation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentAck {
+    /// The order confirmed.
+    pub order_id: OrderId,
+    /// The platform's shipment / package id, if it issues one.
+    pub platform_shipment_id: Option<String>,
+    /// False when the platform already had this confirmation (an idempotent repeat).
+    pub created: bool,
+}
+
+/// A marketplace connector: one instance speaks for one shop account.
+///
+/// Object-safe: use it as `Arc<dyn MarketplaceConnector>`. Operations the platform (or this
+/// connector) does not support return [`crate::ErrorKind::Unsupported`], and
+/// [`MarketplaceConnector::capabilities`] says so before anyone calls them.
+///
+/// Connectors do not retry: they classify errors (`RateLimited` with the wait the platform
+/// asked for, `Timeout`, `Unavailable`…) and the pipeline's retry policy decides.
+#[async_trait]
+pub trait MarketplaceConnector: Send + Sync {
+    /// The channel.
+    fn channel(&self) -> Channel;
+
+    /// The shop this instance speaks for.
+    fn shop(&self) -> ShopId;
+
+    /// What this connector supports.
+    fn capabilities(&self) -> ConnectorCapabilities;
+
+    /// Checks that the platform answers and accepts our credentials.
+    async fn health_check(&self) -> Result<Health>;
+
+    /// Orders updated inside the query's window, one page at a time.
+    async fn fetch_orders(&self, query: &FetchQuery) -> Result<Page<Order>>;
+
+    /// Refunds and returns updated inside the window.
+    async fn fetch_returns(&self, query: &FetchQuery) -> Result<Page<Refund>>;
+
+    /// Settlements whose period ends inside the window.
+    async fn fetch_settlements(&self, query: &FetchQuery) -> Result<Page<Settlement>>;
+
+    /// Publishes available quantities. One ack per update, in order.
+    async fn push_inventory(&self, updates: &[InventoryUpdate]) -> Result<Vec<InventoryAck>>;
+
+    /// Tells the platform an order (or part of it) has shipped. The key makes a repeat harmless.
+    async fn confirm_shipment(
+        &self,
+        shipment: &Shipment,
+        key: &IdempotencyKey,
+    ) -> Result<ShipmentAck>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_windows() {
+        let start = DateTime::<Utc>::from_timestamp(0, 0).unwrap();
+        let end = start + chrono::Duration::hours(50);
+        let parts = TimeWindow::new(start, end)
+            .unwrap()
+            .split(chrono::Duration::hours(24));
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0].start, start);
+        assert_eq!(parts[2].end, end);
+        assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
+    }
+}

@@ -1,0 +1,517 @@
+//! Money: an exact decimal amount in an ISO 4217 currency.
+//!
+//! Amounts are [`rust_decimal::Decimal`] (never `f64`) and serialize as JSON strings
+//! (`{"amount":"12.30","currency":"CNY"}`). Arithmetic is checked: adding two amounts in
+//! different currencies is an error, not a silent conversion. Rounding is always explicit:
+//! [`Money::round`] rounds to the currency's minor unit with the [`Rounding`] strategy the
+//! caller names, and [`Money::allocate`] splits an amount across weights without creating or
+//! losing a minor unit (largest-remainder method).
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Active ISO 4217 codes whose minor unit is not 2 decimal places.
+const NON_TWO_DECIMAL: &[(&str, u32)] = &[
+    ("BHD", 3),
+    ("BIF", 0),
+    ("CLF", 4),
+    ("CLP", 0),
+    ("DJF", 0),
+    ("GNF", 0),
+    ("IQD", 3),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KMF", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("OMR", 3),
+    ("PYG", 0),
+    ("RWF", 0),
+    ("TND", 3),
+    ("UGX", 0),
+    ("UYI", 0),
+    ("UYW", 4),
+    ("VND", 0),
+    ("VUV", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("XPF", 0),
+];
+
+/// Active ISO 4217 codes with a 2-decimal minor unit.
+const TWO_DECIMAL: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
+    "CHE", "CHF", "CHW", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP", "DZD",
+    "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD",
+    "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KPW",
+    "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT",
+    "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK",
+    "NPR", "NZD", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR",
+    "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP",
+    "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "USN", "UYU",
+    "UZS", "VED", "VES", "WST", "XCD", "XCG", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+/// An ISO 4217 currency, validated against the table of active codes.
+///
+/// `Copy`, three ASCII letters; serialized as the code (`"CNY"`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency {
+    code: [u8; 3],
+    minor_units: u8,
+}
+
+impl Currency {
+    /// Chinese yuan renminbi.
+    pub const CNY: Currency = Currency::known(*b"CNY", 2);
+    /// US dollar.
+    pub const USD: Currency = Currency::known(*b"USD", 2);
+    /// Euro.
+    pub const EUR: Currency = Currency::known(*b"EUR", 2);
+    /// Pound sterling.
+    pub const GBP: Currency = Currency::known(*b"GBP", 2);
+    /// Japanese yen (no minor unit).
+    pub const JPY: Currency = Currency::known(*b"JPY", 0);
+    /// Hong Kong dollar.
+    pub const HKD: Currency = Currency::known(*b"HKD", 2);
+    /// Canadian dollar.
+    pub const CAD: Currency = Currency::known(*b"CAD", 2);
+    /// Kuwaiti dinar (three decimals).
+    pub const KWD: Currency = Currency::known(*b"KWD", 3);
+
+    const fn known(code: [u8; 3], minor_units: u8) -> Currency {
+        Currency { code, minor_units }
+    }
+
+    /// Looks up an ISO 4217 code (case-insensitive). Unknown or malformed codes are an error.
+    pub fn new(code: &str) -> Result<Currency, MoneyError> {
+        let upper = code.trim().to_ascii_uppercase();
+        let bytes = upper.as_bytes();
+        if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
+            return Err(MoneyError::UnknownCurrency(code.to_owned()));
+        }
+        let minor = if let Some((_, m)) = NON_TWO_DECIMAL.iter().find(|(c, _)| *c == upper) {
+            *m
+        } else if TWO_DECIMAL.contains(&upper.as_str()) {
+            2
+        } else {
+            return Err(MoneyError::UnknownCurrency(code.to_owned()));
+        };
+        let code = [bytes[0], bytes[1], bytes[2]];
+        Ok(Currency {
+            code,
+            minor_units: minor as u8,
+        })
+    }
+
+    /// The three-letter code.
+    pub fn code(&self) -> &str {
+        // The bytes were validated as ASCII uppercase letters on construction.
+        std::str::from_utf8(&self.code).unwrap_or("XXX")
+    }
+
+    /// Number of decimal places of the currency's minor unit (CNY 2, JPY 0, KWD 3).
+    pub fn minor_units(&self) -> u32 {
+        u32::from(self.minor_units)
+    }
+
+    /// The smallest representable amount (0.01 for CNY, 1 for JPY).
+    pub fn minor_unit(&self) -> Decimal {
+        Decimal::new(1, self.minor_units())
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Currency {
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Currency::new(s)
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Currency::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Currency {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Currency".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[A-Z]{3}$",
+            "description": "ISO 4217 alphabetic currency code."
+        })
+    }
+}
+
+/// How to round to a currency's minor unit. Always named by the rule that rounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Half to even (banker's rounding).
+    HalfEven,
+    /// Half away from zero (commercial rounding, the usual choice in China and the EU).
+    HalfUp,
+    /// Half toward zero.
+    HalfDown,
+    /// Toward zero (truncate).
+    TowardZero,
+    /// Away from zero.
+    AwayFromZero,
+    /// Toward negative infinity.
+    Floor,
+    /// Toward positive infinity.
+    Ceiling,
+}
+
+impl Rounding {
+    fn strategy(self) -> RoundingStrategy {
+        match self {
+            Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
+            Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            Rounding::HalfDown => RoundingStrategy::MidpointTowardZero,
+            Rounding::TowardZero => RoundingStrategy::ToZero,
+            Rounding::AwayFromZero => RoundingStrategy::AwayFromZero,
+            Rounding::Floor => RoundingStrategy::ToNegativeInfinity,
+            Rounding::Ceiling => RoundingStrategy::ToPositiveInfinity,
+        }
+    }
+}
+
+/// Errors of money arithmetic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MoneyError {
+    /// Two amounts in different currencies were combined.
+    #[error("currency mismatch: {left} vs {right}")]
+    CurrencyMismatch {
+        /// Currency of the left operand.
+        left: Currency,
+        /// Currency of the right operand.
+        right: Currency,
+    },
+    /// The result does not fit a `Decimal`.
+    #[error("decimal overflow")]
+    Overflow,
+    /// Not an active ISO 4217 code.
+    #[error("unknown currency code {0:?}")]
+    UnknownCurrency(String),
+    /// An allocation was asked with no weights, negative weights or weights summing to zero.
+    #[error("invalid allocation weights: {0}")]
+    InvalidWeights(&'static str),
+    /// An amount has more decimal places than the currency's minor unit allows.
+    #[error("{0} is not rounded to the minor unit of its currency")]
+    NotRounded(Money),
+    /// A string could not be parsed as a decimal amount.
+    #[error("invalid amount {0:?}")]
+    InvalidAmount(String),
+}
+
+/// An exact amount in one currency.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct Money {
+    /// The amount, serialized as a JSON string to keep every digit.
+    pub amount: Decimal,
+    /// ISO 4217 currency.
+    pub currency: Currency,
+}
+
+impl fmt::Debug for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+impl Money {
+    /// An amount in a currency. The amount is kept exactly as given; call [`Money::round`]
+    /// or [`Money::ensure_rounded`] where the minor unit matters.
+    pub fn new(amount: Decimal, currency: Currency) -> Money {
+        Money { amount, currency }
+    }
+
+    /// Zero in a currency.
+    pub fn zero(currency: Currency) -> Money {
+        Money::new(Decimal::ZERO, currency)
+    }
+
+    /// Parses a decimal string such as a platform's `"113.50"` yuan field.
+    pub fn parse(amount: &str, currency: Currency) -> Result<Money, MoneyError> {
+        let trimmed = amount.trim();
+        Decimal::from_str_exact(trimmed)
+            .or_else(|_| Decimal::from_str(trimmed))
+            .map(|d| Money::new(d, currency))
+            .map_err(|_| MoneyError::InvalidAmount(amount.to_owned()))
+    }
+
+    /// Builds from an integer count of minor units (fen, cents): `from_minor(1999, CNY)` is 19.99.
+    pub fn from_minor(minor: i64, currency: Currency) -> Money {
+        Money::new(Decimal::new(minor, currency.minor_units()), currency)
+    }
+
+    /// The amount as an integer count of minor units. Fails if it is not rounded or overflows.
+    pub fn to_minor(&self) -> Result<i64, MoneyError> {
+        self.ensure_rounded()?;
+        let scaled = self
+            .amount
+            .checked_mul(Decimal::from(10_i64.pow(self.currency.minor_units())))
+            .ok_or(MoneyError::Overflow)?;
+        i64::try_from(scaled.trunc()).map_err(|_| MoneyError::Overflow)
+    }
+
+    /// True when the amount is zero.
+    pub fn is_zero(&self) -> bool {
+        self.amount.is_zero()
+    }
+
+    /// True when the amount is below zero.
+    pub fn is_negative(&self) -> bool {
+        self.amount.is_sign_negative() && !self.amount.is_zero()
+    }
+
+    fn same_currency(&self, other: &Money) -> Result<(), MoneyError> {
+        if self.currency == other.currency {
+            Ok(())
+        } else {
+            Err(MoneyError::CurrencyMismatch {
+                left: self.currency,
+                right: other.currency,
+            })
+        }
+    }
+
+    /// `self + other`; refuses mixed currencies.
+    pub fn checked_add(&self, other: &Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    /// `self - other`; refuses mixed currencies.
+    pub fn checked_sub(&self, other: &Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        let amount = self
+            .amount
+            .checked_sub(other.amount)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    /// `self × factor` (a quantity or a rate). The result is not rounded.
+    pub fn checked_mul(&self, factor: Decimal) -> Result<Money, MoneyError> {
+        let amount = self
+            .amount
+            .checked_mul(factor)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money::new(amount, self.currency))
+    }
+
+    /// The negated amount.
+    pub fn neg(&self) -> Money {
+        Money::new(-self.amount, self.currency)
+    }
+
+    /// The absolute amount.
+    pub fn abs(&self) -> Money {
+        Money::new(self.amount.abs(), self.currency)
+    }
+
+    /// Compares two amounts of the same currency.
+    pub fn checked_cmp(&self, other: &Money) -> Result<Ordering, MoneyError> {
+        self.same_currency(other)?;
+        Ok(self.amount.cmp(&other.amount))
+    }
+
+    /// Sums amounts that must all be in `currency`. An empty iterator sums to zero.
+    pub fn sum<'a, I>(currency: Currency, items: I) -> Result<Money, MoneyError>
+    where
+        I: IntoIterator<Item = &'a Money>,
+    {
+        items
+            .into_iter()
+            .try_fold(Money::zero(currency), |acc, m| acc.checked_add(m))
+    }
+
+    /// Rounds to the currency's minor unit with the given strategy.
+    pub fn round(&self, rounding: Rounding) -> Money {
+        Money::new(
+            self.amount
+                .round_dp_with_strategy(self.currency.minor_units(), rounding.strategy()),
+            self.currency,
+        )
+    }
+
+    /// True when the amount has no digits below the currency's minor unit.
+    pub fn is_rounded(&self) -> bool {
+        self.amount.normalize().scale() <= self.currency.minor_units()
+    }
+
+    /// Errors with [`MoneyError::NotRounded`] if the amount has digits below the minor unit.
+    pub fn ensure_rounded(&self) -> Result<(), MoneyError> {
+        if self.is_rounded() {
+            Ok(())
+        } else {
+            Err(MoneyError::NotRounded(*self))
+        }
+    }
+
+    /// Splits this amount across `weights` by the largest-remainder method, at the currency's
+    /// minor unit. The parts always sum exactly to `self` (which must be rounded); each part is
+    /// within one minor unit of its exact proportional share; ties go to the earliest weight.
+    ///
+    /// Typical use: spreading an order-level discount or a settlement fee across order lines.
+    pub fn allocate(&self, weights: &[Decimal]) -> Result<Vec<Money>, MoneyError> {
+        self.ensure_rounded()?;
+        if weights.is_empty() {
+            return Err(MoneyError::InvalidWeights("no weights"));
+        }
+        if weights.iter().any(|w| w.is_sign_negative() && !w.is_zero()) {
+            return Err(MoneyError::InvalidWeights("negative weight"));
+        }
+        let total_weight = weights
+            .iter()
+            .try_fold(Decimal::ZERO, |acc, w| acc.checked_add(*w))
+            .ok_or(MoneyError::Overflow)?;
+        if total_weight.is_zero() {
+            return Err(MoneyError::InvalidWeights("weights sum to zero"));
+        }
+        let total_minor = self.to_minor()?;
+        let sign = if total_minor < 0 { -1_i64 } else { 1 };
+        let magnitude = Decimal::from(total_minor.unsigned_abs());
+        let mut parts: Vec<i64> = Vec::with_capacity(weights.len());
+        let mut remainders: Vec<(usize, Decimal)> = Vec::with_capacity(weights.len());
+        let mut assigned: i64 = 0;
+        for (i, w) in weights.iter().enumerate() {
+            let exact = magnitude
+                .checked_mul(*w)
+                .and_then(|v| v.checked_div(total_weight))
+                .ok_or(MoneyError::Overflow)?;
+            let floor = exact.floor();
+            let floor_i = i64::try_from(floor).map_err(|_| MoneyError::Overflow)?;
+            parts.push(floor_i);
+            assigned += floor_i;
+            remainders.push((i, exact - floor));
+        }
+        let magnitude_i = i64::try_from(magnitude).map_err(|_| MoneyError::Overflow)?;
+        let mut leftover = magnitude_i - assigned;
+        // Largest remainder first; ties to the earliest index for determinism.
+        remainders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (i, _) in remainders.iter().cycle() {
+            if leftover <= 0 {
+                break;
+            }
+            parts[*i] += 1;
+            leftover -= 1;
+        }
+        Ok(parts
+            .into_iter()
+            .map(|p| Money::from_minor(sign * p, self.currency))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn minor_units_follow_iso_4217() {
+        assert_eq!(Currency::new("CNY").unwrap().minor_units(), 2);
+        assert_eq!(Currency::new("jpy").unwrap().minor_units(), 0);
+        assert_eq!(Currency::new("KWD").unwrap().minor_units(), 3);
+        assert_eq!(Currency::new("CLF").unwrap().minor_units(), 4);
+        assert!(Currency::new("ABC").is_err());
+        assert!(Currency::new("US").is_err());
+    }
+
+    #[test]
+    fn serializes_amount_as_string() {
+        let m = Money::new(dec!(12.30), Currency::CNY);
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, r#"{"amount":"12.30","currency":"CNY"}"#);
+        let back: Money = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m);
+        assert!(serde_json::from_str::<Money>(r#"{"amount":"1","currency":"ZZZ"}"#).is_err());
+    }
+
+    #[test]
+    fn refuses_mixed_currencies() {
+        let a = Money::new(dec!(1), Currency::CNY);
+        let b = Money::new(dec!(1), Currency::USD);
+        assert!(matches!(
+            a.checked_add(&b),
+            Err(MoneyError::CurrencyMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn rounds_per_currency() {
+        let yen = Money::new(dec!(100.5), Currency::JPY);
+        assert_eq!(yen.round(Rounding::HalfEven).amount, dec!(100));
+        assert_eq!(yen.round(Rounding::HalfUp).amount, dec!(101));
+        let dinar = Money::new(dec!(1.23456), Currency::KWD);
+        assert_eq!(dinar.round(Rounding::HalfUp).amount, dec!(1.235));
+    }
+
+    #[test]
+    fn allocates_without_losing_a_cent() {
+        let total = Money::new(dec!(100.00), Currency::CNY);
+        let parts = total.allocate(&[dec!(1), dec!(1), dec!(1)]).unwrap();
+        let amounts: Vec<_> = parts.iter().map(|m| m.amount).collect();
+        assert_eq!(amounts, vec![dec!(33.34), dec!(33.33), dec!(33.33)]);
+        let neg = Money::new(dec!(-0.05), Currency::USD)
+            .allocate(&[dec!(2), dec!(1)])
+            .unwrap();
+        assert_eq!(neg[0].amount + neg[1].amount, dec!(-0.05));
+    }
+
+    #[test]
+    fn minor_unit_conversion() {
+        assert_eq!(Money::from_minor(1999, Currency::CNY).amount, dec!(19.99));
+        assert_eq!(
+            Money::new(dec!(19.99), Currency::CNY).to_minor().unwrap(),
+            1999
+        );
+        assert!(Money::new(dec!(1.5), Currency::JPY).to_minor().is_err());
+    }
+}

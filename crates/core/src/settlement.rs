@@ -1,0 +1,133 @@
+//! Settlements: what a marketplace paid out, line by line.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{Channel, OrderId, PayoutId, Revision, SettlementId, ShopId};
+use crate::money::{Currency, Money, MoneyError};
+use crate::raw::RawPayloadRef;
+
+/// What a settlement line is. Platform fee codes are kept verbatim in [`SettlementLineKind::Fee`]
+/// and [`SettlementLineKind::Unknown`]; nothing unrecognised is dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SettlementLineKind {
+    /// Proceeds of a sale (positive).
+    Sale,
+    /// Marketplace commission / referral fee (negative).
+    Commission,
+    /// Another fee, by the platform's fee code (e.g. `FBAPerUnitFulfillmentFee`, Tmall
+    /// technical service fee), usually negative.
+    Fee {
+        /// The platform's fee code, verbatim.
+        code: String,
+    },
+    /// Tax collected or withheld.
+    Tax {
+        /// True when the marketplace collected and remits it.
+        marketplace_collected: bool,
+    },
+    /// Money returned to a buyer (negative).
+    Refund,
+    /// A manual or platform adjustment (either sign).
+    Adjustment {
+        /// The platform's adjustment code, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+    },
+    /// Funds held back in reserve (negative).
+    ReserveHold,
+    /// Reserve released (positive).
+    ReserveRelease,
+    /// Transfer to the seller's bank (negative: it leaves the marketplace balance).
+    Payout,
+    /// A line type the connector does not recognise, kept with its code for a rule to handle.
+    Unknown {
+        /// The platform's code, verbatim.
+        code: String,
+    },
+}
+
+/// One line of a settlement. Amounts are signed from the seller's side: positive increases
+/// what the marketplace owes the seller, negative decreases it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SettlementLine {
+    /// What it is.
+    pub kind: SettlementLineKind,
+    /// Signed amount in the settlement currency.
+    pub amount: Money,
+    /// The order it belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderId>,
+    /// The platform's own reference (transaction id, bill number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// When the platform booked it (UTC).
+    pub posted_at: DateTime<Utc>,
+    /// Free-text description as the platform gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A bank transfer closing a settlement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Payout {
+    /// The platform's payout id.
+    pub id: PayoutId,
+    /// Amount deposited, in the payout (bank) currency, which may differ from the settlement
+    /// currency.
+    pub amount: Money,
+    /// When it was (or will be) deposited.
+    pub paid_at: DateTime<Utc>,
+    /// The bank's reference, for bank reconciliation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank_reference: Option<String>,
+}
+
+/// A settlement / statement / bill: a period of marketplace money movements.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Settlement {
+    /// The marketplace.
+    pub channel: Channel,
+    /// The shop.
+    pub shop: ShopId,
+    /// The platform's settlement id.
+    pub id: SettlementId,
+    /// Source revision.
+    pub revision: Revision,
+    /// The settlement currency: every line is in it.
+    pub currency: Currency,
+    /// Period start (UTC, inclusive).
+    pub period_start: DateTime<Utc>,
+    /// Period end (UTC, exclusive).
+    pub period_end: DateTime<Utc>,
+    /// Lines.
+    pub lines: Vec<SettlementLine>,
+    /// The payout, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout: Option<Payout>,
+    /// Raw payload reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<RawPayloadRef>,
+}
+
+impl Settlement {
+    /// Sum of all lines except payouts: the net the marketplace owes for the period.
+    pub fn net(&self) -> Result<Money, MoneyError> {
+        Money::sum(
+            self.currency,
+            self.lines
+                .iter()
+                .filter(|l| l.kind != SettlementLineKind::Payout)
+                .map(|l| &l.amount),
+        )
+    }
+
+    /// Lines belonging to one order.
+    pub fn lines_for<'a>(&'a self, order: &'a OrderId) -> impl Iterator<Item = &'a SettlementLine> {
+        self.lines
+            .iter()
+            .filter(move |l| l.order_id.as_ref() == Some(order))
+    }
+}

@@ -1,0 +1,258 @@
+//! The versioned rulebook: legal entities, account map, fee rules, tax rules and posting
+//! options. Loadable from TOML or JSON; [`rulebook_schema`] exports its JSON Schema.
+//!
+//! Every journal line produced under a rulebook records its [`Rulebook::version`].
+
+use std::sync::Arc;
+
+use marketsync_core::{Channel, Currency, Error, LegalEntityId, Rounding, TaxLine, TimeZoneId};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::AccountMap;
+use crate::errors;
+use crate::fee::{FeeCodeTable, FeeRule, FeeRuleConfig};
+use crate::period::parse_tz;
+use crate::tax::{MarketplaceTaxMode, TaxRule, TaxRuleConfig};
+
+/// Which currency journals are posted in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PostingCurrency {
+    /// The document's own currency (order / settlement currency); the ERP converts.
+    #[default]
+    Document,
+    /// The entity's functional currency: every line is converted, carries its
+    /// [`FxConversion`](marketsync_core::FxConversion), and the conversion's rounding residual is
+    /// posted to the `rounding` role.
+    Functional,
+}
+
+/// Settings of one legal entity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EntitySettings {
+    /// Company code.
+    pub id: LegalEntityId,
+    /// IANA time zone of the entity's books (business dates and periods).
+    pub time_zone: TimeZoneId,
+    /// Functional currency.
+    pub functional_currency: Currency,
+    /// Currency of posted journals.
+    #[serde(default)]
+    pub posting_currency: PostingCurrency,
+}
+
+/// When an order's accrual is dated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccrualDate {
+    /// Payment time (placement time when the order has none).
+    #[default]
+    Paid,
+    /// Placement time.
+    Placed,
+}
+
+/// How seller-funded discounts are posted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SellerDiscountPosting {
+    /// Revenue is credited net of seller discounts.
+    #[default]
+    NetRevenue,
+    /// Revenue is credited gross and the discount debited to `seller_discount` (both net of
+    /// tax; the split's rounding residual goes to `rounding`).
+    ContraRevenue,
+}
+
+/// Where refunded goods and shipping are debited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundPosting {
+    /// Back against `revenue` / `shipping_income`.
+    #[default]
+    ReverseRevenue,
+    /// To `refund_returns` (contra-revenue).
+    RefundReturns,
+}
+
+/// The versioned rulebook. See the [module docs](self).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Rulebook {
+    /// Version recorded on every journal line (`"2026.02-1"`).
+    pub version: String,
+    /// Rounding used for currency conversion and tax splits.
+    #[serde(default = "default_rounding")]
+    pub rounding: Rounding,
+    /// Legal entities.
+    pub entities: Vec<EntitySettings>,
+    /// Roles → GL accounts.
+    pub accounts: AccountMap,
+    /// Fee rules, in the order they are asked.
+    #[serde(default)]
+    pub fee_rules: Vec<FeeRuleConfig>,
+    /// Tax rules, in the order they are asked (the first that applies governs a tax line).
+    #[serde(default)]
+    pub tax_rules: Vec<TaxRuleConfig>,
+    /// Accrual dating.
+    #[serde(default)]
+    pub accrual_date: AccrualDate,
+    /// Seller-discount posting.
+    #[serde(default)]
+    pub seller_discounts: SellerDiscountPosting,
+    /// Refund posting.
+    #[serde(default)]
+    pub refunds: RefundPosting,
+    #[serde(skip)]
+    custom_fee_rules: Vec<Arc<dyn FeeRule>>,
+    #[serde(skip)]
+    custom_tax_rules: Vec<Arc<dyn TaxRule>>,
+}
+
+fn default_rounding() -> Rounding {
+    Rounding::HalfUp
+}
+
+impl Rulebook {
+    /// An empty rulebook of a version: no entity, no account, no rule.
+    pub fn new(version: impl Into<String>) -> Rulebook {
+        Rulebook {
+            version: version.into(),
+            rounding: Rounding::HalfUp,
+            entities: Vec::new(),
+            accounts: AccountMap::new(),
+            fee_rules: Vec::new(),
+            tax_rules: Vec::new(),
+            accrual_date: AccrualDate::default(),
+            seller_discounts: SellerDiscountPosting::default(),
+            refunds: RefundPosting::default(),
+            custom_fee_rules: Vec::new(),
+            custom_tax_rules: Vec::new(),
+        }
+    }
+
+    /// Adds an entity.
+    pub fn with_entity(mut self, entity: EntitySettings) -> Rulebook {
+        self.entities.push(entity);
+        self
+    }
+
+    /// Sets the account map.
+    pub fn with_accounts(mut self, accounts: AccountMap) -> Rulebook {
+        self.accounts = accounts;
+        self
+    }
+
+    /// Appends a fee rule.
+    pub fn with_fee_rule(mut self, rule: FeeRuleConfig) -> Rulebook {
+        self.fee_rules.push(rule);
+        self
+    }
+
+    /// Appends every built-in fee-code table ([`FeeCodeTable::builtin`]).
+    pub fn with_builtin_fee_tables(mut self) -> Rulebook {
+        self.fee_rules.extend(
+            FeeCodeTable::builtin()
+                .into_iter()
+                .map(FeeRuleConfig::CodeTable),
+        );
+        self
+    }
+
+    /// Appends a tax rule.
+    pub fn with_tax_rule(mut self, rule: TaxRuleConfig) -> Rulebook {
+        self.tax_rules.push(rule);
+        self
+    }
+
+    /// Adds a fee rule implemented in code; it is asked before the configured ones. Code rules
+    /// are not serialized: give the rulebook a new version when you add one.
+    pub fn with_custom_fee_rule(mut self, rule: Arc<dyn FeeRule>) -> Rulebook {
+        self.custom_fee_rules.push(rule);
+        self
+    }
+
+    /// Adds a tax rule implemented in code; it is asked before the configured ones.
+    pub fn with_custom_tax_rule(mut self, rule: Arc<dyn TaxRule>) -> Rulebook {
+        self.custom_tax_rules.push(rule);
+        self
+    }
+
+    /// Every fee rule in the order asked: code rules, then configured rules.
+    pub fn fee_rules(&self) -> impl Iterator<Item = &dyn FeeRule> {
+        self.custom_fee_rules
+            .iter()
+            .map(|r| r.as_ref())
+            .chain(self.fee_rules.iter().map(FeeRuleConfig::rule))
+    }
+
+    /// Every tax rule in the order asked: code rules, then configured rules.
+    pub fn tax_rules(&self) -> impl Iterator<Item = &dyn TaxRule> {
+        self.custom_tax_rules
+            .iter()
+            .map(|r| r.as_ref())
+            .chain(self.tax_rules.iter().map(TaxRuleConfig::rule))
+    }
+
+    /// The tax rule governing a tax line.
+    pub fn tax_rule_for(&self, channel: &Channel, tax: &TaxLine) -> Option<&dyn TaxRule> {
+        self.tax_rules().find(|r| r.applies(channel, tax))
+    }
+
+    /// How marketplace-collected tax of a channel is booked: the first rule that says, else
+    /// [`MarketplaceTaxMode::NotBooked`].
+    pub fn marketplace_tax_mode(&self, channel: &Channel) -> MarketplaceTaxMode {
+        self.tax_rules()
+            .find_map(|r| r.marketplace_mode(channel))
+            .unwrap_or_default()
+    }
+
+    /// The settings of an entity.
+    pub fn entity(&self, id: &LegalEntityId) -> Result<&EntitySettings, Error> {
+        self.entities.iter().find(|e| &e.id == id).ok_or_else(|| {
+            errors::config(format!("entity {id} is not in rulebook {}", self.version))
+                .with_context("entity", id)
+        })
+    }
+
+    /// Checks the rulebook: a version, unique entities with known time zones.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.version.trim().is_empty() {
+            return Err(errors::config("rulebook version is empty"));
+        }
+        for (i, e) in self.entities.iter().enumerate() {
+            parse_tz(&e.time_zone)?;
+            if self.entities[..i].iter().any(|o| o.id == e.id) {
+                return Err(errors::config(format!("entity {} appears twice", e.id)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses and validates a TOML rulebook.
+    pub fn from_toml_str(s: &str) -> Result<Rulebook, Error> {
+        let rb: Rulebook = toml::from_str(s)
+            .map_err(|e| errors::config(format!("rulebook TOML: {e}")).with_source(e))?;
+        rb.validate()?;
+        Ok(rb)
+    }
+
+    /// Parses and validates a JSON rulebook.
+    pub fn from_json_str(s: &str) -> Result<Rulebook, Error> {
+        let rb: Rulebook = serde_json::from_str(s)
+            .map_err(|e| errors::config(format!("rulebook JSON: {e}")).with_source(e))?;
+        rb.validate()?;
+        Ok(rb)
+    }
+
+    /// Serializes the configured part as JSON (code rules are not included).
+    pub fn to_json_string(&self) -> Result<String, Error> {
+        serde_json::to_string_pretty(self)
+            .map_err(|e| errors::config(format!("rulebook JSON: {e}")).with_source(e))
+    }
+}
+
+/// The JSON Schema (2020-12) of the rulebook file, for the CLI's `schema` command.
+pub fn rulebook_schema() -> serde_json::Value {
+    schemars::schema_for!(Rulebook).to_value()
+}

@@ -339,8 +339,15 @@ impl fmt::Debug for Error {
 }
 
 impl From<crate::money::MoneyError> for Error {
+    /// An unparsable amount or unknown currency code came from a payload (`MalformedPayload`);
+    /// mixed currencies, overflow or an unrounded amount are `MoneyInvalid`.
     fn from(e: crate::money::MoneyError) -> Error {
-        Error::validation(ReasonCode::MoneyInvalid, e.to_string()).with_source(e)
+        use crate::money::MoneyError as M;
+        let reason = match e {
+            M::InvalidAmount(_) | M::UnknownCurrency(_) => ReasonCode::MalformedPayload,
+            _ => ReasonCode::MoneyInvalid,
+        };
+        Error::validation(reason, e.to_string()).with_source(e)
     }
 }
 

@@ -63,6 +63,7 @@ const KEY_PREFIX: &str = "msk1-";
 /// (45 characters, safe as a NetSuite external id or a SAP reference).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schemars(extend("pattern" = "^msk1-[0-9a-f]{40}$"))]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {

@@ -46,6 +46,7 @@ pub struct FxConversion {
     /// The amount before conversion.
     pub original: Money,
     /// Units of target currency per unit of the original currency.
+    #[schemars(schema_with = "crate::money::decimal_string_schema")]
     pub rate: Decimal,
     /// The date the rate applies to.
     pub as_of: NaiveDate,

@@ -238,10 +238,35 @@ pub enum MoneyError {
     InvalidAmount(String),
 }
 
+/// The JSON Schema of a [`Decimal`] as marketsync writes it: a string of digits with an optional
+/// sign and fraction, never a JSON number (which would lose digits in many JSON parsers).
+pub(crate) fn decimal_string_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "pattern": DECIMAL_PATTERN,
+        "description": "A decimal number written as a JSON string, e.g. \"12.30\"."
+    })
+}
+
+/// [`decimal_string_schema`] or `null`, for `Option<Decimal>` fields.
+pub(crate) fn optional_decimal_string_schema(
+    _: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": ["string", "null"],
+        "pattern": DECIMAL_PATTERN,
+        "description": "A decimal number written as a JSON string, e.g. \"0.13\", or null."
+    })
+}
+
+/// The shape of a serialized [`Decimal`] (rust_decimal never writes an exponent).
+const DECIMAL_PATTERN: &str = "^-?[0-9]+(\\.[0-9]+)?$";
+
 /// An exact amount in one currency.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Money {
     /// The amount, serialized as a JSON string to keep every digit.
+    #[schemars(schema_with = "decimal_string_schema")]
     pub amount: Decimal,
     /// ISO 4217 currency.
     pub currency: Currency,

@@ -140,6 +140,7 @@ pub struct TaxLine {
     pub kind: TaxKind,
     /// The rate as a fraction (0.13 for 13%), if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::money::optional_decimal_string_schema")]
     pub rate: Option<Decimal>,
     /// The tax amount (positive).
     pub amount: Money,

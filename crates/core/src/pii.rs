@@ -67,6 +67,7 @@ impl fmt::Debug for TokenKey {
 /// What form personal data is held in.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "state", content = "value", rename_all = "snake_case")]
+#[schemars(rename = "PiiState_for_{T}")]
 pub enum PiiState<T> {
     /// The clear value, as received.
     Clear(T),
@@ -86,6 +87,7 @@ pub enum PiiState<T> {
 
 /// Personal data tagged with its residency region. See the [module docs](self).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "Pii_for_{T}")]
 pub struct Pii<T> {
     /// Where the data must stay.
     pub region: Region,

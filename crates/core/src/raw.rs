@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 /// each once and a re-delivered event is recognised.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schemars(extend("pattern" = "^sha256:[0-9a-f]{64}$"))]
 pub struct ContentHash(String);
 
 impl ContentHash {

@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use crate::accounts::AccountRole;
 use crate::errors::{self, money};
 use crate::fee::{FeeLine, OrderFeeContext, SettlementFeeContext};
-use crate::fx::{FxRates, convert};
+use crate::fx::{FxRate, FxRates, convert};
 use crate::period::{Period, business_date, parse_tz};
 use crate::rulebook::{
     AccrualDate, EntitySettings, PostingCurrency, RefundPosting, Rulebook, SellerDiscountPosting,
@@ -59,6 +59,9 @@ struct Draft {
     order_id: Option<String>,
     memo: Option<String>,
     extra: Vec<(String, String)>,
+    /// In functional posting: the rate this line's balance was booked at (a receivable cleared
+    /// at its accrual rate); the difference to today's rate is realized FX.
+    booked_at: Option<FxRate>,
 }
 
 struct Drafts {
@@ -87,6 +90,7 @@ impl Drafts {
             order_id: order_id.map(str::to_owned),
             memo: Some(memo.to_owned()),
             extra: Vec::new(),
+            booked_at: None,
         });
         let last = self.lines.len() - 1;
         &mut self.lines[last]
@@ -198,6 +202,13 @@ impl Mapper {
     fn settings(&self, ctx: &Context) -> Result<(&EntitySettings, Tz), Error> {
         let s = self.rulebook.entity(&ctx.entity)?;
         Ok((s, parse_tz(&s.time_zone)?))
+    }
+
+    fn accrual_instant(&self, order: &Order) -> DateTime<Utc> {
+        match self.rulebook.accrual_date {
+            AccrualDate::Paid => order.paid_at.unwrap_or(order.placed_at),
+            AccrualDate::Placed => order.placed_at,
+        }
     }
 
     /// The business date of an instant in the entity's time zone.
@@ -355,10 +366,7 @@ impl Mapper {
             .with_context("order", &order.id));
         }
         let (_, tz) = self.settings(ctx)?;
-        let at = match self.rulebook.accrual_date {
-            AccrualDate::Paid => order.paid_at.unwrap_or(order.placed_at),
-            AccrualDate::Placed => order.placed_at,
-        };
+        let at = self.accrual_instant(order);
         let c = order.currency;
         let oid = order.id.as_str();
         let items = self.categories(order)?;
@@ -573,7 +581,20 @@ impl Mapper {
                 refund.id, order.id
             )));
         }
-        let (_, tz) = self.settings(ctx)?;
+        let (settings, tz) = self.settings(ctx)?;
+        // Functional posting: the receivable is reversed at the rate the accrual used.
+        let booked = if settings.posting_currency == PostingCurrency::Functional
+            && order.currency != settings.functional_currency
+        {
+            let at = self.accrual_instant(order);
+            Some(self.fx.rate(
+                order.currency,
+                settings.functional_currency,
+                business_date(at, tz),
+            )?)
+        } else {
+            None
+        };
         let c = order.currency;
         let oid = order.id.as_str();
         let goods_role = match self.rulebook.refunds {
@@ -657,7 +678,8 @@ impl Mapper {
                 "refund paid out by marketplace",
             )
             .with("line_id", &rl.line_id)
-            .with("restock", restock);
+            .with("restock", restock)
+            .booked_at = booked.clone();
         }
         if let Some(s) = &refund.shipping {
             if s.currency != c || s.is_negative() || !s.is_rounded() {
@@ -672,7 +694,8 @@ impl Mapper {
                 *s,
                 Some(oid),
                 "shipping refund paid out by marketplace",
-            );
+            )
+            .booked_at = booked.clone();
         }
         self.finish(
             d,
@@ -761,6 +784,21 @@ impl Mapper {
         s: &Settlement,
         ctx: &Context,
     ) -> Result<Vec<JournalEntry>, Error> {
+        self.settlement_journals_with_accruals(s, ctx, &[])
+    }
+
+    /// [`Mapper::settlement_journals`], given the accrual (and refund) journals of the settled
+    /// orders. Under [`PostingCurrency::Functional`] the receivable of each order found in
+    /// `accruals` is cleared at the rate it was booked at, and the difference to the settlement
+    /// date's rate is posted as realized FX gain or loss; without them the receivable is cleared
+    /// at the settlement date's rate. In document-currency posting `accruals` changes nothing.
+    pub fn settlement_journals_with_accruals(
+        &self,
+        s: &Settlement,
+        ctx: &Context,
+        accruals: &[JournalEntry],
+    ) -> Result<Vec<JournalEntry>, Error> {
+        let booked = booked_rates(accruals);
         let (_, tz) = self.settings(ctx)?;
         let unknown = self.unknown_fee_codes(s)?;
         if let Some(first) = unknown.first() {
@@ -773,7 +811,7 @@ impl Mapper {
         let mode = self.rulebook.marketplace_tax_mode(&s.channel);
         let c = s.currency;
         // (period, role, order, memo) → signed
-        type Key = (Period, AccountRole, Option<String>, String);
+        type Key = (Period, AccountRole, Option<String>, String, bool);
         let mut lines: BTreeMap<Key, Money> = BTreeMap::new();
         let mut post = |p: Period,
                         role: AccountRole,
@@ -782,7 +820,7 @@ impl Mapper {
                         signed: Money|
          -> Result<(), Error> {
             let e = lines
-                .entry((p, role, order, memo))
+                .entry((p, role, order, memo, signed.is_negative()))
                 .or_insert(Money::zero(c));
             *e = add(*e, &signed)?;
             Ok(())
@@ -877,12 +915,16 @@ impl Mapper {
                 "settled, awaiting payout",
             )
             .with("settlement", &s.id);
-            for ((lp, role, order, memo), signed) in &lines {
+            for ((lp, role, order, memo, _), signed) in &lines {
                 if lp != p {
                     continue;
                 }
-                d.push(role.clone(), *signed, order.as_deref(), memo)
+                let dl = d
+                    .push(role.clone(), *signed, order.as_deref(), memo)
                     .with("settlement", &s.id);
+                if *role == AccountRole::MarketplaceReceivable {
+                    dl.booked_at = order.as_ref().and_then(|o| booked.get(o)).cloned();
+                }
             }
             if d.lines.iter().all(|l| l.signed.is_zero()) {
                 continue;
@@ -1079,14 +1121,28 @@ impl Mapper {
             return self.finish_as_is(d, ctx, h);
         }
         let rate = self.fx.rate(d.currency, f, h.date)?;
-        let mut lines = Vec::with_capacity(d.lines.len() + 1);
-        let mut total = Money::zero(f);
+        let r = self.rulebook.rounding;
+        let mut lines = Vec::with_capacity(d.lines.len() + 2);
+        let mut at_today = Money::zero(f);
+        let mut realized = Money::zero(f);
         for dl in d.lines {
             if dl.signed.is_zero() {
                 continue;
             }
-            let (conv, fx) = convert(&dl.signed, &rate, self.rulebook.rounding)?;
-            total = add(total, &conv)?;
+            let (now, fx_now) = convert(&dl.signed, &rate, r)?;
+            at_today = add(at_today, &now)?;
+            let (conv, fx) = match dl
+                .booked_at
+                .as_ref()
+                .filter(|b| b.from == d.currency && b.to == f)
+            {
+                Some(b) => {
+                    let (then, fx_then) = convert(&dl.signed, b, r)?;
+                    realized = add(realized, &sub(now, &then)?)?;
+                    (then, fx_then)
+                }
+                None => (now, fx_now),
+            };
             let memo = dl.memo.as_deref().unwrap_or_default();
             if let Some(mut line) = self.make_line(
                 ctx,
@@ -1102,13 +1158,26 @@ impl Mapper {
                 lines.push(line);
             }
         }
+        // Realized FX on balances booked at another rate, explicitly.
+        if let Some(line) = self.make_line(
+            ctx,
+            h.channel,
+            h.shop,
+            AccountRole::FxGainLoss,
+            realized,
+            None,
+            "realized FX on receivable",
+            Vec::new(),
+        )? {
+            lines.push(line);
+        }
         // The conversion's rounding residual, explicitly.
         if let Some(line) = self.make_line(
             ctx,
             h.channel,
             h.shop,
             AccountRole::Rounding,
-            total.neg(),
+            at_today.neg(),
             None,
             "FX conversion rounding",
             Vec::new(),
@@ -1159,6 +1228,28 @@ impl Mapper {
         })?;
         Ok(entry)
     }
+}
+
+/// The rates receivables were booked at, per order, from accrual journals' receivable lines.
+fn booked_rates(entries: &[JournalEntry]) -> BTreeMap<String, FxRate> {
+    let role = AccountRole::MarketplaceReceivable.name();
+    let mut out = BTreeMap::new();
+    for e in entries {
+        for l in &e.lines {
+            if let (Some(fx), Some(order)) = (&l.fx, &l.dimensions.order_id) {
+                if l.dimensions.extra.get("role") == Some(&role) {
+                    out.entry(order.clone()).or_insert_with(|| FxRate {
+                        from: fx.original.currency,
+                        to: l.amount.currency,
+                        rate: fx.rate,
+                        as_of: fx.as_of,
+                        source: fx.source.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Journal lines carry positive amounts; the conversion record keeps the positive original.

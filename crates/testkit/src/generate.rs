@@ -163,7 +163,7 @@ impl ChannelProfile {
             fulfilment: FulfilmentChannel::Seller,
             presentment: Some((30, Currency::EUR)),
             commission_bps: 290,
-            order_fee: Some(("shopify_payments_fixed_fee".into(), 30)),
+            order_fee: Some(("shopify_payments_fee".into(), 30)),
         }
     }
 

@@ -16,7 +16,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/schemas"));
     let written = SchemaSet::current().write_dir(&dir)?;
-    println!("schema version {SCHEMA_VERSION}: {} files in {}", written.len(), dir.display());
+    println!(
+        "schema version {SCHEMA_VERSION}: {} files in {}",
+        written.len(),
+        dir.display()
+    );
     for path in written {
         println!("  {}", path.display());
     }

@@ -3,8 +3,8 @@
 //! Every journal line records its account role in the dimension `role`. Feeding the accruals,
 //! refund reversals and settlement journals of a set of orders to [`receivable_residuals`]
 //! gives the open marketplace-receivable balance per order, in the document currency (a line
-//! converted to the functional currency counts with its [`FxConversion::original`]
-//! (marketsync_core::FxConversion)). An order whose settlement cleared it exactly has no
+//! converted to the functional currency counts with its
+//! [`FxConversion::original`](marketsync_core::FxConversion::original)). An order whose settlement cleared it exactly has no
 //! residual; anything else is reported, never absorbed.
 
 use std::collections::BTreeMap;

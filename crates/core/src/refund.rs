@@ -45,9 +45,12 @@ pub struct RefundLine {
     pub sku: Sku,
     /// Units refunded (0 for a price-only adjustment).
     pub quantity: u32,
-    /// Amount refunded for the line (positive), tax-inclusive where the tax is included.
+    /// Amount refunded for the line's goods (positive): including tax that is included in the
+    /// price (China, EU), excluding tax added on top of the price (US sales tax), which is
+    /// listed in `taxes` with `included_in_price: false` — the way Shopify and Amazon report a
+    /// refund's principal and tax apart.
     pub amount: Money,
-    /// Taxes reversed on this line.
+    /// Taxes reversed on this line (included ones are inside `amount`, the others come on top).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub taxes: Vec<TaxLine>,
     /// Whether the returned units go back to sellable stock.
@@ -113,7 +116,7 @@ pub struct Refund {
     /// Shipping refunded (positive), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<Money>,
-    /// Total refunded to the buyer as the platform reports it.
+    /// Total refunded to the buyer as the platform reports it (goods, taxes on top, shipping).
     pub total: Money,
     /// The goods return, when goods come back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,16 +127,23 @@ pub struct Refund {
 }
 
 impl Refund {
-    /// Sum of line amounts plus shipping.
+    /// What the buyer gets back: line amounts, plus taxes added on top of prices, plus shipping.
     pub fn computed_total(&self) -> Result<Money, MoneyError> {
-        let lines = Money::sum(self.total.currency, self.lines.iter().map(|l| &l.amount))?;
+        let c = self.total.currency;
+        let mut lines = Money::zero(c);
+        for l in &self.lines {
+            lines = lines.checked_add(&l.amount)?;
+            for t in l.taxes.iter().filter(|t| !t.included_in_price) {
+                lines = lines.checked_add(&t.amount)?;
+            }
+        }
         match &self.shipping {
             Some(s) => lines.checked_add(s),
             None => Ok(lines),
         }
     }
 
-    /// True when lines plus shipping equal the reported total.
+    /// True when [`Refund::computed_total`] equals the reported total.
     pub fn is_consistent(&self) -> bool {
         self.computed_total().is_ok_and(|t| t == self.total)
     }

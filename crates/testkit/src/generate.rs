@@ -561,28 +561,25 @@ impl Generator {
             .gross()
             .and_then(|g| g.checked_sub(&line.discount_by(DiscountFunder::Seller)?))
             .ok()?;
+        // `amount` is the goods part (included taxes inside it); taxes added on top of the
+        // price come on top of it in the total, as Shopify and Amazon report them.
+        let (quantity, amount, taxes) = if line.quantity > 1 && self.rng.chance(35) {
+            // One unit: its share of the line, by allocation so cents are not lost.
+            let weights = vec![Decimal::ONE; line.quantity as usize];
+            let part = net.allocate(&weights).ok()?.first().copied()?;
+            (1, part, scaled_taxes(&line.taxes, 1, line.quantity))
+        } else {
+            (line.quantity, net, line.taxes.clone())
+        };
         let exclusive_tax = Money::sum(
             c,
-            line.taxes
+            taxes
                 .iter()
                 .filter(|t| !t.included_in_price)
                 .map(|t| &t.amount),
         )
         .ok()?;
-        let (quantity, amount, taxes) = if line.quantity > 1 && self.rng.chance(35) {
-            // One unit: its share of the line, by allocation so cents are not lost.
-            let weights = vec![Decimal::ONE; line.quantity as usize];
-            let part = net.allocate(&weights).ok()?.first().copied()?;
-            let tax_part = exclusive_tax.allocate(&weights).ok()?.first().copied()?;
-            let taxes = scaled_taxes(&line.taxes, 1, line.quantity);
-            (1, part.checked_add(&tax_part).ok()?, taxes)
-        } else {
-            (
-                line.quantity,
-                net.checked_add(&exclusive_tax).ok()?,
-                line.taxes.clone(),
-            )
-        };
+        let total = amount.checked_add(&exclusive_tax).ok()?;
         let n = self.next_refund;
         self.next_refund += 1;
         let created_at = order.updated_at + Duration::hours(self.rng.range(1, 72) as i64);
@@ -610,7 +607,7 @@ impl Generator {
                 restock,
             }],
             shipping: None,
-            total: amount,
+            total,
             goods_return: None,
             raw: None,
         })

@@ -6,3 +6,5 @@
 //! Each simulator verifies signatures with its own implementation of the platform's algorithm
 //! (not the connector's), so a shared mistake cannot pass unnoticed; both are tested against
 //! the platform's published vectors.
+
+pub mod netsuite;

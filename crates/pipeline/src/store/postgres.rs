@@ -1,0 +1,859 @@
+//! The PostgreSQL store (feature `postgres`), for several workers sharing one database.
+//!
+//! Idempotency is the database's job: a claim is a plain `INSERT` on the ledger's primary key,
+//! and the unique violation (SQLSTATE 23505) of the loser is mapped to the same
+//! [`Claim::Existing`] answer the SQLite store gives — no check-then-insert anywhere. Upserts
+//! use `ON CONFLICT`. Migrations run under an advisory lock, so workers starting together
+//! migrate once.
+//!
+//! Every store lives in its own schema ([`PgConfig::schema`]), so tests and tenants can share a
+//! database without colliding. Connections: a small fixed pool of `tokio-postgres` clients
+//! (no TLS: run it on a trusted network or a local socket).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use marketsync_core::{
+    ContentHash, Cursor, Error, ErrorKind, IdempotencyKey, RawRecord, ReasonCode, Result,
+};
+use tokio::sync::{Mutex, MutexGuard};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{Client, GenericClient, NoTls, Row};
+
+use super::migrations::{BOOTSTRAP, MIGRATIONS};
+use super::rows::*;
+use super::*;
+
+const BACKEND: &str = "postgres";
+const MIGRATION_LOCK: i64 = 0x6d73_796e_6331; // "msync1"
+
+fn map_err(e: tokio_postgres::Error) -> Error {
+    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        return already_processed(BACKEND);
+    }
+    let transient = e.is_closed()
+        || e.code().is_some_and(|c| {
+            c.code().starts_with("08")
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+        });
+    let kind = if transient {
+        ErrorKind::Unavailable
+    } else {
+        ErrorKind::Unexpected
+    };
+    Error::new(kind, "postgres store error")
+        .with_context("store", BACKEND)
+        .with_source(e)
+}
+
+fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<T> {
+    row.try_get(i).map_err(map_err)
+}
+
+/// How to reach PostgreSQL and where to keep the tables.
+#[derive(Clone)]
+pub struct PgConfig {
+    /// A libpq-style connection string: `host=127.0.0.1 port=5432 user=postgres dbname=test`.
+    pub conninfo: String,
+    /// The schema holding the tables (created if missing): lowercase letters, digits, `_`.
+    pub schema: String,
+    /// Connections in the pool (default 8).
+    pub pool_size: usize,
+}
+
+impl std::fmt::Debug for PgConfig {
+    /// Hides the connection string: it may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("conninfo", &"<redacted>")
+            .field("schema", &self.schema)
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+impl PgConfig {
+    /// A config with the default pool size.
+    pub fn new(conninfo: impl Into<String>, schema: impl Into<String>) -> PgConfig {
+        PgConfig {
+            conninfo: conninfo.into(),
+            schema: schema.into(),
+            pool_size: 8,
+        }
+    }
+
+    /// Sets the pool size (at least 1).
+    pub fn with_pool_size(mut self, n: usize) -> PgConfig {
+        self.pool_size = n.max(1);
+        self
+    }
+}
+
+fn valid_schema(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
+}
+
+/// The PostgreSQL store. Cheap to clone (a shared pool).
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Arc<Vec<Mutex<Client>>>,
+    next: Arc<AtomicUsize>,
+    schema: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("schema", &self.schema)
+            .field("connections", &self.pool.len())
+            .finish()
+    }
+}
+
+async fn open_client(conninfo: &str, schema: &str) -> Result<Client> {
+    let (client, connection) = tokio_postgres::connect(conninfo, NoTls)
+        .await
+        .map_err(map_err)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(store = BACKEND, error = %e, "postgres connection ended");
+        }
+    });
+    client
+        .batch_execute(&format!("SET search_path TO \"{schema}\""))
+        .await
+        .map_err(map_err)?;
+    Ok(client)
+}
+
+impl PgStore {
+    /// Connects, creates the schema if missing and migrates it.
+    pub async fn connect(config: PgConfig) -> Result<PgStore> {
+        if !valid_schema(&config.schema) {
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                "schema must be lowercase letters, digits and '_'",
+            )
+            .with_context("schema", &config.schema));
+        }
+        let mut first = open_client(&config.conninfo, &config.schema).await?;
+        migrate(&mut first, &config.schema).await?;
+        let mut pool = vec![Mutex::new(first)];
+        for _ in 1..config.pool_size.max(1) {
+            pool.push(Mutex::new(
+                open_client(&config.conninfo, &config.schema).await?,
+            ));
+        }
+        Ok(PgStore {
+            pool: Arc::new(pool),
+            next: Arc::new(AtomicUsize::new(0)),
+            schema: config.schema,
+        })
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// Drops the schema and everything in it (for tests and tear-down).
+    pub async fn drop_schema(&self) -> Result<()> {
+        let c = self.conn().await;
+        c.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+            self.schema
+        ))
+        .await
+        .map_err(map_err)
+    }
+
+    async fn conn(&self) -> MutexGuard<'_, Client> {
+        for c in self.pool.iter() {
+            if let Ok(g) = c.try_lock() {
+                return g;
+            }
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
+        self.pool[i].lock().await
+    }
+}
+
+async fn migrate(client: &mut Client, schema: &str) -> Result<()> {
+    let tx = client.transaction().await.map_err(map_err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(map_err)?;
+    tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+        .await
+        .map_err(map_err)?;
+    tx.batch_execute(BOOTSTRAP).await.map_err(map_err)?;
+    for m in MIGRATIONS {
+        let done = tx
+            .query_opt(
+                "SELECT version FROM ms_migrations WHERE version = $1",
+                &[&m.version],
+            )
+            .await
+            .map_err(map_err)?;
+        if done.is_none() {
+            tx.batch_execute(m.postgres).await.map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO ms_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                &[&m.version, &m.name, &micros(Utc::now())],
+            )
+            .await
+            .map_err(map_err)?;
+        }
+    }
+    tx.commit().await.map_err(map_err)
+}
+
+fn ledger_from(r: &Row) -> Result<LedgerEntry> {
+    RawLedger {
+        key: get(r, 0)?,
+        scope: get(r, 1)?,
+        state: get(r, 2)?,
+        owner: get(r, 3)?,
+        lease_until: get(r, 4)?,
+        attempts: get(r, 5)?,
+        erp_document: get(r, 6)?,
+        reason: get(r, 7)?,
+        created_at: get(r, 8)?,
+        updated_at: get(r, 9)?,
+    }
+    .into_entry()
+}
+
+fn exception_from(r: &Row) -> Result<ExceptionRecord> {
+    RawException {
+        id: get(r, 0)?,
+        fingerprint: get(r, 1)?,
+        channel: get(r, 2)?,
+        shop: get(r, 3)?,
+        stream: get(r, 4)?,
+        kind: get(r, 5)?,
+        external_id: get(r, 6)?,
+        event_key: get(r, 7)?,
+        reason: get(r, 8)?,
+        message: get(r, 9)?,
+        content_hash: get(r, 10)?,
+        canonical: get(r, 11)?,
+        win_start: get(r, 12)?,
+        win_end: get(r, 13)?,
+        attempts: get(r, 14)?,
+        first_seen: get(r, 15)?,
+        last_seen: get(r, 16)?,
+        status: get(r, 17)?,
+    }
+    .into_record()
+}
+
+fn lineage_from(r: &Row) -> Result<Lineage> {
+    RawLineage {
+        document_key: get(r, 0)?,
+        event_key: get(r, 1)?,
+        channel: get(r, 2)?,
+        shop: get(r, 3)?,
+        kind: get(r, 4)?,
+        external_id: get(r, 5)?,
+        revision: get(r, 6)?,
+        content_hash: get(r, 7)?,
+        role: get(r, 8)?,
+        erp_document: get(r, 9)?,
+        erp_kind: get(r, 10)?,
+        rulebook_version: get(r, 11)?,
+        settlement_id: get(r, 12)?,
+        settlement_line: get(r, 13)?,
+        payout_id: get(r, 14)?,
+        at: get(r, 15)?,
+    }
+    .into_lineage()
+}
+
+async fn get_ledger(c: &impl GenericClient, key: &str) -> Result<Option<LedgerEntry>> {
+    c.query_opt(
+        &format!("SELECT {LEDGER_COLS} FROM ms_ledger WHERE key = $1"),
+        &[&key],
+    )
+    .await
+    .map_err(map_err)?
+    .as_ref()
+    .map(ledger_from)
+    .transpose()
+}
+
+async fn insert_raw(c: &impl GenericClient, r: &RawRecord, now: DateTime<Utc>) -> Result<u64> {
+    c.execute(
+        "INSERT INTO ms_raw (hash, media_type, source, bytes, first_seen) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (hash) DO NOTHING",
+        &[
+            &r.content_hash.as_str(),
+            &r.media_type,
+            &r.source,
+            &r.bytes,
+            &micros(now),
+        ],
+    )
+    .await
+    .map_err(map_err)
+}
+
+async fn end_ledger(
+    c: &impl GenericClient,
+    key: &IdempotencyKey,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (state, doc, reason) = outcome.parts();
+    let n = c
+        .execute(
+            "UPDATE ms_ledger SET state = $2, erp_document = COALESCE($3, erp_document), \
+             reason = $4, updated_at = $5 WHERE key = $1",
+            &[&key.as_str(), &state.as_str(), &doc, &reason, &micros(now)],
+        )
+        .await
+        .map_err(map_err)?;
+    if n == 0 {
+        return Err(
+            Error::new(ErrorKind::NotFound, "no ledger entry to finish").with_context("key", key)
+        );
+    }
+    Ok(())
+}
+
+async fn insert_lineage(c: &impl GenericClient, l: &Lineage) -> Result<()> {
+    let revision = revision_json(&l.revision)?;
+    let channel = l.record.channel.name();
+    let line = l.settlement_line.map(i64::from);
+    let params: [&(dyn ToSql + Sync); 16] = [
+        &l.document_key.as_str(),
+        &l.event_key.as_str(),
+        &channel,
+        &l.record.shop.as_str(),
+        &l.record.kind.name(),
+        &l.record.external_id,
+        &revision,
+        &l.content_hash.as_ref().map(ContentHash::as_str),
+        &l.role,
+        &l.erp_document.as_str(),
+        &l.erp_kind,
+        &l.rulebook_version,
+        &l.settlement_id,
+        &line,
+        &l.payout_id,
+        &micros(l.at),
+    ];
+    c.execute(
+        &format!(
+            "INSERT INTO ms_lineage ({LINEAGE_COLS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT (document_key) DO NOTHING"
+        ),
+        &params,
+    )
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn schema_version(&self) -> Result<i64> {
+        let c = self.conn().await;
+        let row = c
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM ms_migrations", &[])
+            .await
+            .map_err(map_err)?;
+        get(&row, 0)
+    }
+
+    async fn cursor(&self, stream: &StreamKey) -> Result<Option<CursorState>> {
+        let c = self.conn().await;
+        let row = c
+            .query_opt(
+                "SELECT watermark, win_start, win_end, page FROM ms_cursor \
+                 WHERE channel = $1 AND shop = $2 AND stream = $3",
+                &[
+                    &stream.channel.name(),
+                    &stream.shop.as_str(),
+                    &stream.stream,
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        row.map(|r| {
+            let w: Option<i64> = get(&r, 0)?;
+            let p: Option<String> = get(&r, 3)?;
+            Ok(CursorState {
+                watermark: w.map(from_micros).transpose()?,
+                window: window_from(get(&r, 1)?, get(&r, 2)?)?,
+                page: p.map(Cursor::new),
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_cursor(
+        &self,
+        stream: &StreamKey,
+        state: &CursorState,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (ws, we) = window_parts(state.window.as_ref());
+        let c = self.conn().await;
+        c.execute(
+            "INSERT INTO ms_cursor (channel, shop, stream, watermark, win_start, win_end, page, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (channel, shop, stream) DO UPDATE SET watermark = excluded.watermark, \
+             win_start = excluded.win_start, win_end = excluded.win_end, page = excluded.page, \
+             updated_at = excluded.updated_at",
+            &[
+                &stream.channel.name(),
+                &stream.shop.as_str(),
+                &stream.stream,
+                &state.watermark.map(micros),
+                &ws,
+                &we,
+                &state.page.as_ref().map(Cursor::as_str),
+                &micros(now),
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn archive_raw(&self, records: &[RawRecord], now: DateTime<Utc>) -> Result<usize> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let mut c = self.conn().await;
+        let tx = c.transaction().await.map_err(map_err)?;
+        let mut n = 0;
+        for r in records {
+            n += insert_raw(&tx, r, now).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    async fn raw(&self, hash: &ContentHash) -> Result<Option<RawRecord>> {
+        let c = self.conn().await;
+        let row = c
+            .query_opt(
+                "SELECT media_type, source, bytes FROM ms_raw WHERE hash = $1",
+                &[&hash.as_str()],
+            )
+            .await
+            .map_err(map_err)?;
+        row.map(|r| {
+            Ok(RawRecord {
+                content_hash: hash.clone(),
+                media_type: get(&r, 0)?,
+                source: get(&r, 1)?,
+                bytes: get(&r, 2)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claim> {
+        let c = self.conn().await;
+        let now = micros(request.now);
+        let inserted = c
+            .execute(
+                "INSERT INTO ms_ledger (key, scope, state, owner, lease_until, attempts, created_at, updated_at) \
+                 VALUES ($1, $2, 'pending', $3, $4, 1, $5, $5)",
+                &[
+                    &request.key.as_str(),
+                    &request.scope,
+                    &request.owner,
+                    &micros(request.lease_until()),
+                    &now,
+                ],
+            )
+            .await
+            .map_err(map_err);
+        let acquired = match inserted {
+            Ok(_) => true,
+            Err(e) if is_already_processed(&e) => false,
+            Err(e) => return Err(e),
+        };
+        let entry = get_ledger(&*c, request.key.as_str())
+            .await?
+            .ok_or_else(|| corrupt("ledger entry vanished after claim"))?;
+        Ok(if acquired {
+            Claim::Acquired(entry)
+        } else {
+            Claim::Existing(entry)
+        })
+    }
+
+    async fn take_over(&self, request: &ClaimRequest) -> Result<Option<LedgerEntry>> {
+        let c = self.conn().await;
+        let row = c
+            .query_opt(
+                &format!(
+                    "UPDATE ms_ledger SET owner = $2, lease_until = $3, attempts = attempts + 1, \
+                     state = 'pending', updated_at = $4 \
+                     WHERE key = $1 AND (state = 'failed' OR (state = 'pending' AND \
+                     (owner = $2 OR lease_until <= $4))) RETURNING {LEDGER_COLS}"
+                ),
+                &[
+                    &request.key.as_str(),
+                    &request.owner,
+                    &micros(request.lease_until()),
+                    &micros(request.now),
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(ledger_from).transpose()
+    }
+
+    async fn finish(
+        &self,
+        key: &IdempotencyKey,
+        outcome: &Outcome,
+        lineage: Option<&Lineage>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut c = self.conn().await;
+        let tx = c.transaction().await.map_err(map_err)?;
+        end_ledger(&tx, key, outcome, now).await?;
+        if let Some(l) = lineage {
+            insert_lineage(&tx, l).await?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn ledger_entry(&self, key: &IdempotencyKey) -> Result<Option<LedgerEntry>> {
+        let c = self.conn().await;
+        get_ledger(&*c, key.as_str()).await
+    }
+
+    async fn ledger_counts(&self) -> Result<Vec<(LedgerState, u64)>> {
+        let c = self.conn().await;
+        let rows = c
+            .query(
+                "SELECT state, COUNT(*) FROM ms_ledger GROUP BY state ORDER BY state",
+                &[],
+            )
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                let s: String = get(r, 0)?;
+                let n: i64 = get(r, 1)?;
+                Ok((LedgerState::parse(&s)?, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
+    }
+
+    async fn head(&self, record: &RecordKey) -> Result<Option<Head>> {
+        let c = self.conn().await;
+        let row = c
+            .query_opt(
+                "SELECT revision, event_key, state, updated_at FROM ms_head \
+                 WHERE channel = $1 AND shop = $2 AND kind = $3 AND external_id = $4",
+                &[
+                    &record.channel.name(),
+                    &record.shop.as_str(),
+                    &record.kind.name(),
+                    &record.external_id,
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        row.map(|r| {
+            let rev: String = get(&r, 0)?;
+            let key: String = get(&r, 1)?;
+            let state: String = get(&r, 2)?;
+            Ok(Head {
+                record: record.clone(),
+                revision: parse_revision(&rev)?,
+                event_key: parse_key(&key)?,
+                state: parse_json(&state)?,
+                updated_at: from_micros(get(&r, 3)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn complete_event(
+        &self,
+        event_key: &IdempotencyKey,
+        outcome: &Outcome,
+        head: Option<&Head>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut c = self.conn().await;
+        let tx = c.transaction().await.map_err(map_err)?;
+        end_ledger(&tx, event_key, outcome, now).await?;
+        if let Some(h) = head {
+            let r = &h.record;
+            let channel = r.channel.name();
+            tx.execute(
+                "INSERT INTO ms_head (channel, shop, kind, external_id, revision, event_key, state, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (channel, shop, kind, external_id) DO UPDATE SET \
+                 revision = excluded.revision, event_key = excluded.event_key, \
+                 state = excluded.state, updated_at = excluded.updated_at",
+                &[
+                    &channel,
+                    &r.shop.as_str(),
+                    &r.kind.name(),
+                    &r.external_id,
+                    &revision_json(&h.revision)?,
+                    &h.event_key.as_str(),
+                    &json_text(&h.state),
+                    &micros(h.updated_at),
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+            if matches!(outcome, Outcome::Posted(_)) {
+                tx.execute(
+                    "UPDATE ms_exception SET status = 'resolved', last_seen = $5 \
+                     WHERE channel = $1 AND shop = $2 AND kind = $3 AND external_id = $4 \
+                     AND status = 'open'",
+                    &[
+                        &channel,
+                        &r.shop.as_str(),
+                        &r.kind.name(),
+                        &r.external_id,
+                        &micros(now),
+                    ],
+                )
+                .await
+                .map_err(map_err)?;
+            }
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn lineage(&self, query: &LineageQuery) -> Result<Vec<Lineage>> {
+        let c = self.conn().await;
+        let base = format!("SELECT {LINEAGE_COLS} FROM ms_lineage WHERE ");
+        let rows = match query {
+            LineageQuery::Record(r) => {
+                c.query(
+                    &format!(
+                        "{base} channel = $1 AND shop = $2 AND kind = $3 AND external_id = $4 \
+                         ORDER BY at, document_key"
+                    ),
+                    &[
+                        &r.channel.name(),
+                        &r.shop.as_str(),
+                        &r.kind.name(),
+                        &r.external_id,
+                    ],
+                )
+                .await
+            }
+            LineageQuery::ErpDocument(id) => {
+                c.query(
+                    &format!("{base} erp_document = $1 ORDER BY at, document_key"),
+                    &[&id.as_str()],
+                )
+                .await
+            }
+            LineageQuery::Event(k) => {
+                c.query(
+                    &format!("{base} event_key = $1 ORDER BY at, document_key"),
+                    &[&k.as_str()],
+                )
+                .await
+            }
+        }
+        .map_err(map_err)?;
+        rows.iter().map(lineage_from).collect()
+    }
+
+    async fn append_audit(&self, entry: &NewAudit) -> Result<i64> {
+        let c = self.conn().await;
+        let row = c
+            .query_one(
+                "INSERT INTO ms_audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5) \
+                 RETURNING seq",
+                &[
+                    &micros(entry.at),
+                    &entry.actor,
+                    &entry.action,
+                    &entry.subject,
+                    &json_text(&entry.detail),
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        get(&row, 0)
+    }
+
+    async fn audit_log(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>> {
+        let c = self.conn().await;
+        let rows = c
+            .query(
+                "SELECT seq, at, actor, action, subject, detail FROM ms_audit \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&after_seq, &i64::from(limit)],
+            )
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                let detail: String = get(r, 5)?;
+                Ok(AuditEntry {
+                    seq: get(r, 0)?,
+                    at: from_micros(get(r, 1)?)?,
+                    actor: get(r, 2)?,
+                    action: get(r, 3)?,
+                    subject: get(r, 4)?,
+                    detail: parse_json(&detail)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_exception(&self, x: &NewException) -> Result<ExceptionRecord> {
+        let mut c = self.conn().await;
+        let tx = c.transaction().await.map_err(map_err)?;
+        if let Some(raw) = &x.raw {
+            insert_raw(&tx, raw, x.now).await?;
+        }
+        let (ws, we) = window_parts(x.window.as_ref());
+        let canonical = x.canonical.as_ref().map(json_text);
+        let fingerprint = x.fingerprint();
+        let channel = x.stream.channel.name();
+        let reason = x.reason.as_str().into_owned();
+        let now = micros(x.now);
+        let params: [&(dyn ToSql + Sync); 14] = [
+            &fingerprint,
+            &channel,
+            &x.stream.shop.as_str(),
+            &x.stream.stream,
+            &x.kind.name(),
+            &x.external_id,
+            &x.event_key.as_ref().map(IdempotencyKey::as_str),
+            &reason,
+            &x.message,
+            &x.raw.as_ref().map(|r| r.content_hash.as_str()),
+            &canonical,
+            &ws,
+            &we,
+            &now,
+        ];
+        let row = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO ms_exception (fingerprint, channel, shop, stream, kind, external_id, \
+                     event_key, reason, message, content_hash, canonical, win_start, win_end, attempts, \
+                     first_seen, last_seen, status) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14, 'open') \
+                     ON CONFLICT (fingerprint) DO UPDATE SET attempts = ms_exception.attempts + 1, \
+                     last_seen = excluded.last_seen, reason = excluded.reason, message = excluded.message, \
+                     canonical = COALESCE(excluded.canonical, ms_exception.canonical), \
+                     win_start = COALESCE(excluded.win_start, ms_exception.win_start), \
+                     win_end = COALESCE(excluded.win_end, ms_exception.win_end), status = 'open' \
+                     RETURNING {EXC_COLS}"
+                ),
+                &params,
+            )
+            .await
+            .map_err(map_err)?;
+        let record = exception_from(&row)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(record)
+    }
+
+    async fn exception(&self, id: i64) -> Result<Option<ExceptionRecord>> {
+        let c = self.conn().await;
+        let row = c
+            .query_opt(
+                &format!("SELECT {EXC_COLS} FROM ms_exception WHERE id = $1"),
+                &[&id],
+            )
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(exception_from).transpose()
+    }
+
+    async fn exceptions(&self, filter: &ExceptionFilter) -> Result<Vec<ExceptionRecord>> {
+        let c = self.conn().await;
+        let status = filter.status.map(ExceptionStatus::as_str);
+        let reason = filter.reason.as_ref().map(|r| r.as_str().into_owned());
+        let channel = filter.channel.as_ref().map(|c| c.name());
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {EXC_COLS} FROM ms_exception WHERE ($1::TEXT IS NULL OR status = $1) \
+                     AND ($2::TEXT IS NULL OR reason = $2) AND ($3::TEXT IS NULL OR channel = $3) \
+                     AND ($4::TEXT IS NULL OR external_id = $4) ORDER BY id LIMIT $5"
+                ),
+                &[
+                    &status,
+                    &reason,
+                    &channel,
+                    &filter.external_id,
+                    &default_limit(filter.limit),
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(exception_from).collect()
+    }
+
+    async fn set_exception_status(
+        &self,
+        id: i64,
+        status: ExceptionStatus,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let c = self.conn().await;
+        let n = c
+            .execute(
+                "UPDATE ms_exception SET status = $2, last_seen = GREATEST(last_seen, $3) WHERE id = $1",
+                &[&id, &status.as_str(), &micros(now)],
+            )
+            .await
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(
+                Error::new(ErrorKind::NotFound, "no such exception").with_context("exception", id)
+            );
+        }
+        Ok(())
+    }
+
+    async fn exception_counts(&self) -> Result<Vec<(ReasonCode, u64)>> {
+        let c = self.conn().await;
+        let rows = c
+            .query(
+                "SELECT reason, COUNT(*) FROM ms_exception WHERE status = 'open' \
+                 GROUP BY reason ORDER BY reason",
+                &[],
+            )
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                let reason: String = get(r, 0)?;
+                let n: i64 = get(r, 1)?;
+                Ok((reason_from_str(&reason), u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
+    }
+}

@@ -8,3 +8,4 @@
 //! the platform's published vectors.
 
 pub mod netsuite;
+pub mod tmall;

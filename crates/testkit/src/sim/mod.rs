@@ -8,4 +8,5 @@
 //! the platform's published vectors.
 
 pub mod netsuite;
+pub mod shopify;
 pub mod tmall;

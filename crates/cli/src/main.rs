@@ -4,7 +4,7 @@
 //!   mapping rulebook, for partner teams.
 //! * `marketsync demo` runs the end-to-end demo (see the README).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -27,7 +27,7 @@ enum Command {
     },
 }
 
-fn schema(out: &PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+fn schema(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let written = marketsync_core::schema::SchemaSet::current().write_dir(out)?;
     let rulebook = out.join("Rulebook.schema.json");
     let text = serde_json::to_string_pretty(&marketsync_mapping::rulebook_schema())? + "\n";

@@ -358,6 +358,17 @@ impl ErpAdapter for NetSuiteAdapter {
                 .await?
                 .is_none()
             {
+                // Pay out exactly what the credit memo credits.
+                let credited = body
+                    .item
+                    .items
+                    .iter()
+                    .try_fold(marketsync_core::rust_decimal::Decimal::ZERO, |acc, l| {
+                        acc.checked_add(l.amount.0)
+                    })
+                    .ok_or_else(|| {
+                        Error::validation(ReasonCode::MoneyInvalid, "refund overflows")
+                    })?;
                 let refund = CustomerRefundBody {
                     customer: body.entity.clone(),
                     tran_date: body.tran_date.clone(),
@@ -367,7 +378,7 @@ impl ErpAdapter for NetSuiteAdapter {
                     apply: Sublist::of(vec![ApplyLine {
                         doc: Ref::id(&cm_id),
                         apply: true,
-                        amount: JsonDecimal(request.refund.total.amount),
+                        amount: JsonDecimal(credited),
                     }]),
                 };
                 self.upsert_by_external_id("customerRefund", child.as_str(), encode(&refund)?)

@@ -380,6 +380,18 @@ pub fn credit_memo_body(
     let mut lines = Vec::with_capacity(refund.lines.len() + 1);
     for l in &refund.lines {
         l.amount.ensure_rounded()?;
+        // Tax added on top and owed by the seller needs NetSuite tax codes (SuiteTax), which
+        // this adapter does not map: refuse rather than credit the wrong amount. Tax the
+        // marketplace collects and remits is not the seller's to credit.
+        if l.taxes.iter().any(|t| {
+            !t.included_in_price && t.collected_by == marketsync_core::TaxCollector::Seller
+        }) {
+            return Err(mapping(format!(
+                "refund {} line {} reverses seller-owed tax added on top of the price; \
+                 tax codes are not mapped for NetSuite",
+                refund.id, l.line_id
+            )));
+        }
         let item = sku_items.get(&l.sku).ok_or_else(|| {
             Error::mapping(
                 ReasonCode::UnknownSku,
@@ -772,6 +784,76 @@ mod tests {
         // Whole order.
         let body = fulfilment_body(&shipment(vec![]), "k", &so_read(), &skus, &config()).unwrap();
         assert!(body.item.items.iter().all(|l| l.item_receive));
+    }
+
+    fn refund(taxes: Vec<marketsync_core::TaxLine>) -> Refund {
+        let t = DateTime::parse_from_rfc3339("2026-02-03T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let amount = cny(dec!(10.00));
+        let total = taxes
+            .iter()
+            .filter(|t| !t.included_in_price)
+            .fold(amount, |acc, t| acc.checked_add(&t.amount).unwrap());
+        Refund {
+            channel: Channel::Tmall,
+            shop: ShopId::new("shop1"),
+            id: "R1".into(),
+            order_id: "4012345".into(),
+            revision: Revision::Version(1),
+            status: RefundStatus::Completed,
+            raw_status: "SUCCESS".into(),
+            reason: marketsync_core::RefundReason {
+                code: None,
+                text: None,
+            },
+            created_at: t,
+            updated_at: t,
+            lines: vec![marketsync_core::RefundLine {
+                line_id: "1".into(),
+                sku: "SKU-1".into(),
+                quantity: 1,
+                amount,
+                taxes,
+                restock: true,
+            }],
+            shipping: None,
+            total,
+            goods_return: None,
+            raw: None,
+        }
+    }
+
+    #[test]
+    fn credit_memo_rules() {
+        let mut skus = BTreeMap::new();
+        skus.insert(Sku::new("SKU-1"), "1001".to_owned());
+        let body = credit_memo_body(&refund(vec![]), &skus, Some("55"), &config()).unwrap();
+        assert_eq!(
+            serde_json::to_string(&body.item).unwrap(),
+            r#"{"items":[{"item":{"id":"1001"},"quantity":1,"amount":10.00}]}"#
+        );
+        assert_eq!(body.tran_date, "2026-02-03");
+        let tax = |collected_by| marketsync_core::TaxLine {
+            kind: marketsync_core::TaxKind::SalesTax,
+            rate: None,
+            amount: cny(dec!(0.80)),
+            included_in_price: false,
+            collected_by,
+            jurisdiction: None,
+        };
+        // Marketplace-collected tax is not the seller's to credit.
+        let r = refund(vec![tax(marketsync_core::TaxCollector::Marketplace)]);
+        assert!(credit_memo_body(&r, &skus, None, &config()).is_ok());
+        // Seller-owed tax on top needs tax codes: refused, not silently dropped.
+        let r = refund(vec![tax(marketsync_core::TaxCollector::Seller)]);
+        let e = credit_memo_body(&r, &skus, None, &config()).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Mapping);
+        // Inconsistent totals are refused.
+        let mut r = refund(vec![]);
+        r.total = cny(dec!(9.99));
+        let e = credit_memo_body(&r, &skus, None, &config()).unwrap_err();
+        assert_eq!(e.reason(), ReasonCode::MoneyInvalid);
     }
 
     #[test]

@@ -384,6 +384,13 @@ async fn sales_order_fulfilment_refund_and_inventory() {
         raw.contains(r#"{"item":{"id":"2001"},"quantity":1,"amount":6.00}"#),
         "{raw}"
     );
+    let child = key("refund-1").child("customer_refund");
+    let raw = String::from_utf8(
+        sim.raw_body(RecordType::CustomerRefund, child.as_str())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(raw.contains(r#""apply":true,"amount":25.90"#), "{raw}");
     // A refund that is not completed has no accounting effect and is refused.
     let mut pending = refund;
     pending.status = RefundStatus::Requested;

@@ -983,8 +983,23 @@ fn validate(store: &Store, kind: RecordType, v: &Value) -> Result<Vec<SoLine>, R
                 .ok_or_else(|| user_error("You must apply at least one credit."))?;
             for (i, a) in applies.iter().enumerate() {
                 let doc = ref_id(a, "doc").unwrap_or_default();
-                if find(store, RecordType::CreditMemo, doc).is_none() {
+                let Some(cm) = find(store, RecordType::CreditMemo, doc) else {
                     return Err(bad_ref(&format!("apply.items[{i}].doc"), doc));
+                };
+                let credit: Decimal = cm
+                    .body
+                    .get("item")
+                    .and_then(|i| i.get("items"))
+                    .and_then(Value::as_array)
+                    .map(|ls| ls.iter().filter_map(|l| number(l.get("amount"))).sum())
+                    .unwrap_or_default();
+                match number(a.get("amount")) {
+                    Some(amt) if amt > Decimal::ZERO && amt <= credit => {}
+                    _ => {
+                        return Err(user_error(
+                            "The amount applied exceeds the amount remaining on the credit.",
+                        ));
+                    }
                 }
             }
             Ok(Vec::new())

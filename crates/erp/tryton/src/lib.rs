@@ -1,0 +1,827 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod config;
+pub mod wire;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, Utc};
+use marketsync_core::{
+    Channel, ErpAdapter, ErpCapabilities, ErpDocumentId, ErpDocumentKind, ErpDocumentRef, Error,
+    ErrorKind, FulfilmentRequest, Health, IdempotencyKey, InventoryPosition, JournalEntry,
+    JournalRequest, LocationId, Money, ReasonCode, RefundRequest, Result, SalesOrderRequest, Side,
+    Sku,
+};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value, json};
+
+pub use client::{RpcClient, session_header};
+pub use config::{Secret, TrytonConfig};
+
+/// The models and fields the adapter keys its documents by: the idempotency key is the first
+/// word of the document's `description`.
+const MOVE: &str = "account.move";
+const SALE: &str = "sale.sale";
+
+/// A Tryton company as the adapter uses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Company {
+    /// The `company.company` id.
+    pub id: i64,
+    /// Its currency's ISO code.
+    pub currency: String,
+    /// Its `currency.currency` id.
+    pub currency_id: i64,
+}
+
+/// A Tryton account resolved from one of our codes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Account {
+    id: i64,
+    party_required: bool,
+}
+
+/// The Tryton adapter. See the [crate docs](crate).
+pub struct TrytonAdapter {
+    config: TrytonConfig,
+    rpc: RpcClient,
+    companies: Mutex<HashMap<String, Company>>,
+    accounts: Mutex<HashMap<(i64, String), Account>>,
+    parties: Mutex<HashMap<String, i64>>,
+}
+
+impl std::fmt::Debug for TrytonAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrytonAdapter")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ctx(company: i64) -> Value {
+    json!({"company": company, "companies": [company]})
+}
+
+fn int(row: &Map<String, Value>, field: &str) -> Option<i64> {
+    row.get(field).and_then(Value::as_i64)
+}
+
+fn string(row: &Map<String, Value>, field: &str) -> Option<String> {
+    row.get(field).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The description a keyed document carries: the key, then a human-readable label.
+pub fn keyed_description(key: &IdempotencyKey, label: &str) -> String {
+    let label = label.trim();
+    if label.is_empty() {
+        key.as_str().to_owned()
+    } else {
+        format!("{} {label}", key.as_str())
+    }
+}
+
+/// The search domain that finds the document keyed `key`. Keys have one fixed length and
+/// only `[0-9a-f-]` characters, so a prefix match is an exact key match.
+pub fn key_domain(key: &IdempotencyKey) -> Value {
+    json!([["description", "like", format!("{}%", key.as_str())]])
+}
+
+fn not_found(what: &str, code: &str) -> Error {
+    Error::mapping(
+        ReasonCode::Other("unmapped_tryton_record".into()),
+        format!("Tryton has no {what} with code {code:?}"),
+    )
+    .with_context("tryton_lookup", what)
+    .with_context("code", code)
+}
+
+impl TrytonAdapter {
+    /// An adapter for the configured server; nothing is sent until the first call.
+    pub fn new(config: TrytonConfig) -> Result<TrytonAdapter> {
+        let rpc = RpcClient::new(&config)?;
+        Ok(TrytonAdapter {
+            config,
+            rpc,
+            companies: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(HashMap::new()),
+            parties: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TrytonConfig {
+        &self.config
+    }
+
+    /// The RPC client, for calls the adapter does not wrap (reading balances, reports).
+    pub fn rpc(&self) -> &RpcClient {
+        &self.rpc
+    }
+
+    /// The Tryton company of a legal entity (its party's code, see
+    /// [`TrytonConfig::companies`]).
+    pub async fn company(&self, entity: &str) -> Result<Company> {
+        if let Some(c) = self
+            .companies
+            .lock()
+            .ok()
+            .and_then(|m| m.get(entity).cloned())
+        {
+            return Ok(c);
+        }
+        let code = self.config.company_code(entity);
+        let rows = self
+            .rpc
+            .search_read(
+                "company.company",
+                json!([["party.code", "=", code]]),
+                Some(2),
+                &["id", "currency", "currency.code"],
+                &json!({}),
+            )
+            .await?;
+        let row = match rows.as_slice() {
+            [row] => row,
+            [] => return Err(not_found("company", code).with_context("entity", entity)),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!("several Tryton companies have the party code {code:?}"),
+                ));
+            }
+        };
+        let currency = row
+            .get("currency.")
+            .and_then(|c| c.get("code"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let (Some(id), Some(currency_id), Some(currency)) =
+            (int(row, "id"), int(row, "currency"), currency)
+        else {
+            return Err(Error::new(
+                ErrorKind::Unexpected,
+                "Tryton answered a company without id or currency",
+            ));
+        };
+        let company = Company {
+            id,
+            currency,
+            currency_id,
+        };
+        if let Ok(mut m) = self.companies.lock() {
+            m.insert(entity.to_owned(), company.clone());
+        }
+        Ok(company)
+    }
+
+    /// Resolves our account codes to Tryton accounts of the company.
+    async fn accounts(
+        &self,
+        company: i64,
+        ours: &BTreeSet<&str>,
+    ) -> Result<HashMap<String, Account>> {
+        let mut out = HashMap::new();
+        let mut missing: Vec<&str> = Vec::new();
+        if let Ok(cache) = self.accounts.lock() {
+            for code in ours {
+                let theirs = self.config.account_code(code).to_owned();
+                match cache.get(&(company, theirs)) {
+                    Some(a) => {
+                        out.insert((*code).to_owned(), a.clone());
+                    }
+                    None => missing.push(code),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let theirs: Vec<&str> = missing
+            .iter()
+            .map(|c| self.config.account_code(c))
+            .collect();
+        let rows = self
+            .rpc
+            .search_read(
+                "account.account",
+                json!([
+                    ["company", "=", company],
+                    ["code", "in", theirs],
+                    ["closed", "!=", true]
+                ]),
+                None,
+                &["id", "code", "party_required", "type"],
+                &ctx(company),
+            )
+            .await?;
+        let mut found: HashMap<String, Account> = HashMap::new();
+        for row in &rows {
+            let (Some(id), Some(code)) = (int(row, "id"), string(row, "code")) else {
+                continue;
+            };
+            if row.get("type").is_none_or(Value::is_null) {
+                return Err(Error::mapping(
+                    ReasonCode::Other("unmapped_account".into()),
+                    format!("Tryton account {code} is a view account (no type): it takes no lines"),
+                )
+                .with_context("tryton_account", code));
+            }
+            let party_required = row
+                .get("party_required")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            found.insert(code, Account { id, party_required });
+        }
+        for code in missing {
+            let theirs = self.config.account_code(code);
+            let account = found.get(theirs).cloned().ok_or_else(|| {
+                Error::mapping(
+                    ReasonCode::Other("unmapped_account".into()),
+                    format!("no open Tryton account {theirs:?} (our {code:?}) in the company"),
+                )
+                .with_context("account", code)
+                .with_context("tryton_account", theirs)
+            })?;
+            if let Ok(mut cache) = self.accounts.lock() {
+                cache.insert((company, theirs.to_owned()), account.clone());
+            }
+            out.insert(code.to_owned(), account);
+        }
+        Ok(out)
+    }
+
+    /// The party with this code.
+    pub async fn party(&self, code: &str) -> Result<i64> {
+        if let Some(id) = self.parties.lock().ok().and_then(|m| m.get(code).copied()) {
+            return Ok(id);
+        }
+        let rows = self
+            .rpc
+            .search_read(
+                "party.party",
+                json!([["code", "=", code]]),
+                Some(1),
+                &["id"],
+                &json!({}),
+            )
+            .await?;
+        let id = rows
+            .first()
+            .and_then(|r| int(r, "id"))
+            .ok_or_else(|| not_found("party", code))?;
+        if let Ok(mut m) = self.parties.lock() {
+            m.insert(code.to_owned(), id);
+        }
+        Ok(id)
+    }
+
+    async fn one_id(
+        &self,
+        model: &str,
+        domain: Value,
+        context: &Value,
+        what: &str,
+        code: &str,
+    ) -> Result<i64> {
+        let rows = self
+            .rpc
+            .search_read(model, domain, Some(1), &["id"], context)
+            .await?;
+        rows.first()
+            .and_then(|r| int(r, "id"))
+            .ok_or_else(|| not_found(what, code))
+    }
+
+    async fn find_keyed(
+        &self,
+        model: &str,
+        key: &IdempotencyKey,
+        fields: &[&str],
+    ) -> Result<Option<Map<String, Value>>> {
+        let rows = self
+            .rpc
+            .search_read(model, key_domain(key), Some(2), fields, &json!({}))
+            .await?;
+        if rows.len() > 1 {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "several {model} records carry the idempotency key {}",
+                    key.as_str()
+                ),
+            ));
+        }
+        Ok(rows.into_iter().next())
+    }
+
+    fn doc(
+        row: &Map<String, Value>,
+        kind: ErpDocumentKind,
+        created: bool,
+    ) -> Result<ErpDocumentRef> {
+        let id = int(row, "id").ok_or_else(|| {
+            Error::new(ErrorKind::Unexpected, "Tryton answered a record without id")
+        })?;
+        Ok(ErpDocumentRef {
+            id: ErpDocumentId::new(id.to_string()),
+            kind,
+            number: string(row, "number").filter(|n| !n.is_empty()),
+            created,
+        })
+    }
+
+    async fn read_one(
+        &self,
+        model: &str,
+        id: i64,
+        fields: &[&str],
+        context: &Value,
+    ) -> Result<Map<String, Value>> {
+        let rows = self
+            .rpc
+            .search_read(model, json!([["id", "=", id]]), Some(1), fields, context)
+            .await?;
+        rows.into_iter().next().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("{model} {id} vanished after it was written"),
+            )
+        })
+    }
+
+    /// Posts a draft move (a create whose post did not complete) and answers it.
+    async fn finish_move(&self, row: &Map<String, Value>, created: bool) -> Result<ErpDocumentRef> {
+        let (Some(id), Some(company)) = (int(row, "id"), int(row, "company")) else {
+            return Err(Error::new(
+                ErrorKind::Unexpected,
+                "account.move without id or company",
+            ));
+        };
+        if string(row, "state").as_deref() == Some("draft") {
+            self.rpc.button(MOVE, "post", &[id], &ctx(company)).await?;
+            let row = self
+                .read_one(MOVE, id, &["id", "number", "state"], &ctx(company))
+                .await?;
+            return Self::doc(&row, ErpDocumentKind::JournalEntry, created);
+        }
+        Self::doc(row, ErpDocumentKind::JournalEntry, created)
+    }
+
+    /// The move lines (Tryton values) for an entry, after every lookup succeeded.
+    async fn move_lines(&self, entry: &JournalEntry, company: &Company) -> Result<Vec<Value>> {
+        let codes: BTreeSet<&str> = entry.lines.iter().map(|l| l.account.as_str()).collect();
+        let accounts = self.accounts(company.id, &codes).await?;
+        let mut lines = Vec::with_capacity(entry.lines.len());
+        for (index, line) in entry.lines.iter().enumerate() {
+            if line.amount.currency.code() != company.currency {
+                return Err(Error::validation(
+                    ReasonCode::MoneyInvalid,
+                    format!(
+                        "line {index} is in {} but the Tryton company books in {}: post in the \
+                         functional currency (rulebook posting currency)",
+                        line.amount.currency.code(),
+                        company.currency
+                    ),
+                )
+                .with_context("entity", &entry.entity));
+            }
+            let account = accounts.get(line.account.as_str()).ok_or_else(|| {
+                Error::new(ErrorKind::Unexpected, "an account vanished from the lookup")
+            })?;
+            let (debit, credit) = match line.side {
+                Side::Debit => (line.amount.amount, Decimal::ZERO),
+                Side::Credit => (Decimal::ZERO, line.amount.amount),
+            };
+            let mut values = json!({
+                "account": account.id,
+                "debit": wire::decimal(debit),
+                "credit": wire::decimal(credit),
+            });
+            if let Some(memo) = line.memo.as_deref().or(line.dimensions.order_id.as_deref()) {
+                values["description"] = json!(memo);
+            }
+            if account.party_required {
+                let channel = line
+                    .dimensions
+                    .channel
+                    .as_ref()
+                    .or_else(|| entry_channel(entry));
+                let party_code = match (channel, &self.config.default_party) {
+                    (Some(channel), _) => self.config.channel_party(channel),
+                    (None, Some(p)) => p.clone(),
+                    (None, None) => {
+                        return Err(Error::mapping(
+                            ReasonCode::Other("unmapped_party".into()),
+                            format!(
+                                "Tryton account for {} needs a party: the line has no channel \
+                                 and no default_party is configured",
+                                line.account
+                            ),
+                        ));
+                    }
+                };
+                values["party"] = json!(self.party(&party_code).await?);
+            }
+            lines.push(values);
+        }
+        Ok(lines)
+    }
+
+    async fn period(&self, company: i64, date: NaiveDate) -> Result<i64> {
+        let d = wire::date(date);
+        self.one_id(
+            "account.period",
+            json!([
+                ["company", "=", company],
+                ["start_date", "<=", d],
+                ["end_date", ">=", d],
+                ["type", "=", "standard"],
+                ["state", "=", "open"]
+            ]),
+            &ctx(company),
+            "open accounting period on",
+            &date.to_string(),
+        )
+        .await
+    }
+
+    /// Confirms a sale that is still a draft or a quotation, and answers it.
+    async fn finish_sale(&self, row: &Map<String, Value>, created: bool) -> Result<ErpDocumentRef> {
+        let (Some(id), Some(company)) = (int(row, "id"), int(row, "company")) else {
+            return Err(Error::new(
+                ErrorKind::Unexpected,
+                "sale.sale without id or company",
+            ));
+        };
+        let c = ctx(company);
+        let state = string(row, "state").unwrap_or_default();
+        if state == "draft" {
+            if let Err(e) = self.rpc.button(SALE, "quote", &[id], &c).await {
+                if created && !e.is_temporary() {
+                    // Refused as it stands: leave nothing behind under the key.
+                    let _ = self.rpc.delete(SALE, &[id], &c).await;
+                }
+                return Err(e);
+            }
+        }
+        if state == "draft" || state == "quotation" {
+            self.rpc.button(SALE, "confirm", &[id], &c).await?;
+        }
+        let row = self
+            .read_one(SALE, id, &["id", "number", "state"], &c)
+            .await?;
+        Self::doc(&row, ErpDocumentKind::SalesOrder, created)
+    }
+}
+
+fn line_value(
+    description: &str,
+    quantity: u32,
+    unit_price: &Money,
+    product: Option<(i64, i64)>,
+) -> Value {
+    let mut v = json!({
+        "type": "line",
+        // Quantities are Float fields in Tryton; whole units travel exactly.
+        "quantity": f64::from(quantity),
+        "unit_price": wire::decimal(unit_price.amount),
+        "description": description,
+    });
+    if let Some((product, unit)) = product {
+        v["product"] = json!(product);
+        v["unit"] = json!(unit);
+    }
+    v
+}
+
+#[async_trait]
+impl ErpAdapter for TrytonAdapter {
+    fn system(&self) -> &str {
+        "tryton"
+    }
+
+    /// Journals, sales orders and stock positions. Fulfilments and refunds are `Unsupported`:
+    /// see the crate docs.
+    fn capabilities(&self) -> ErpCapabilities {
+        let mut caps = ErpCapabilities::none();
+        caps.journals = true;
+        caps.sales_orders = true;
+        caps.inventory = true;
+        caps
+    }
+
+    async fn health_check(&self) -> Result<Health> {
+        let started = Instant::now();
+        let user = self.rpc.user_id().await?;
+        self.rpc
+            .call("model.res.user.get_preferences", &[json!(true), json!({})])
+            .await?;
+        Ok(Health {
+            ok: true,
+            latency: Some(started.elapsed()),
+            detail: Some(format!(
+                "tryton database {} as user id {user}",
+                self.config.database
+            )),
+        })
+    }
+
+    async fn upsert_sales_order(&self, request: &SalesOrderRequest) -> Result<ErpDocumentRef> {
+        let order = &request.order;
+        order.validate()?;
+        let key = &request.idempotency_key;
+        let fields = ["id", "number", "state", "company"];
+        if let Some(row) = self.find_keyed(SALE, key, &fields).await? {
+            return self.finish_sale(&row, false).await;
+        }
+        let entity = request
+            .entity
+            .as_ref()
+            .map_or(self.config.default_entity.as_str(), |e| e.as_str());
+        let company = self.company(entity).await?;
+        let c = ctx(company.id);
+        let party = self
+            .party(&self.config.channel_party(&order.channel))
+            .await?;
+        let address = self
+            .one_id(
+                "party.address",
+                json!([["party", "=", party]]),
+                &c,
+                "address of party",
+                &self.config.channel_party(&order.channel),
+            )
+            .await?;
+        let currency = self
+            .one_id(
+                "currency.currency",
+                json!([["code", "=", order.currency.code()]]),
+                &c,
+                "currency",
+                order.currency.code(),
+            )
+            .await?;
+        // Products by code: the resolved ERP item, else the SKU.
+        let codes: Vec<String> = order
+            .lines
+            .iter()
+            .map(|l| {
+                request
+                    .items
+                    .get(&l.line_id)
+                    .map_or_else(|| l.sku.as_str().to_owned(), |i| i.as_str().to_owned())
+            })
+            .collect();
+        let rows = self
+            .rpc
+            .search_read(
+                "product.product",
+                json!([["code", "in", codes]]),
+                None,
+                &["id", "code", "sale_uom"],
+                &c,
+            )
+            .await?;
+        let products: HashMap<String, (i64, i64)> = rows
+            .iter()
+            .filter_map(|r| Some((string(r, "code")?, (int(r, "id")?, int(r, "sale_uom")?))))
+            .collect();
+        let totals = order.totals()?;
+        let mut lines = Vec::new();
+        for (line, code) in order.lines.iter().zip(&codes) {
+            let product = products.get(code).copied().ok_or_else(|| {
+                Error::mapping(
+                    ReasonCode::UnknownSku,
+                    format!("Tryton has no product with code {code:?}"),
+                )
+                .with_context("sku", line.sku.as_str())
+            })?;
+            lines.push(line_value(
+                &line.title,
+                line.quantity,
+                &line.unit_price,
+                Some(product),
+            ));
+        }
+        // Discounts, shipping and exclusive taxes as lines without product, so the sale's total
+        // is what the buyer pays. Tryton computes no tax of its own here (the products carry no
+        // customer taxes); inclusive taxes are inside the prices already.
+        let neg = |m: &Money| Money::new(-m.amount, m.currency);
+        if !totals.seller_discounts.is_zero() {
+            lines.push(line_value(
+                "Seller-funded discount",
+                1,
+                &neg(&totals.seller_discounts),
+                None,
+            ));
+        }
+        if !totals.platform_discounts.is_zero() {
+            lines.push(line_value(
+                "Platform-funded discount",
+                1,
+                &neg(&totals.platform_discounts),
+                None,
+            ));
+        }
+        if !totals.shipping.is_zero() {
+            lines.push(line_value("Shipping", 1, &totals.shipping, None));
+        }
+        if !totals.tax_exclusive.is_zero() {
+            lines.push(line_value(
+                "Tax (not included in prices)",
+                1,
+                &totals.tax_exclusive,
+                None,
+            ));
+        }
+        let label = format!("{} order {}", order.channel, order.id);
+        let values = json!({
+            "company": company.id,
+            "party": party,
+            "invoice_address": address,
+            "shipment_address": address,
+            "currency": currency,
+            "sale_date": wire::date(order.placed_at.date_naive()),
+            "reference": format!("{}:{}", order.channel, order.id),
+            "description": keyed_description(key, &label),
+            // The GL side comes from marketsync's own journals (post_journal): Tryton must not
+            // invoice, or revenue would be booked twice.
+            "invoice_method": "manual",
+            "shipment_method": "order",
+            "lines": [["create", lines]],
+        });
+        let id = self
+            .rpc
+            .create(SALE, vec![values], &c)
+            .await?
+            .first()
+            .copied()
+            .ok_or_else(|| Error::new(ErrorKind::Unexpected, "sale.sale create answered no id"))?;
+        let row = json!({"id": id, "company": company.id, "state": "draft"});
+        let row = row.as_object().cloned().unwrap_or_default();
+        self.finish_sale(&row, true).await
+    }
+
+    async fn post_journal(&self, request: &JournalRequest) -> Result<ErpDocumentRef> {
+        let entry = &request.entry;
+        // Refused before any request: unbalanced, unrounded or non-positive lines.
+        entry.validate()?;
+        let key = &request.idempotency_key;
+        let fields = ["id", "number", "state", "company"];
+        if let Some(row) = self.find_keyed(MOVE, key, &fields).await? {
+            return self.finish_move(&row, false).await;
+        }
+        let company = self.company(entry.entity.as_str()).await?;
+        let lines = self.move_lines(entry, &company).await?;
+        let period = self.period(company.id, entry.date).await?;
+        let journal = self
+            .one_id(
+                "account.journal",
+                json!([["code", "=", self.config.journal]]),
+                &ctx(company.id),
+                "journal",
+                &self.config.journal,
+            )
+            .await?;
+        let label = match &entry.reference {
+            Some(r) if !entry.memo.is_empty() => format!("{r} {}", entry.memo),
+            Some(r) => r.clone(),
+            None => entry.memo.clone(),
+        };
+        let values = json!({
+            "company": company.id,
+            "journal": journal,
+            "period": period,
+            "date": wire::date(entry.date),
+            "description": keyed_description(key, &label),
+            "lines": [["create", lines]],
+        });
+        let c = ctx(company.id);
+        let id = self
+            .rpc
+            .create(MOVE, vec![values], &c)
+            .await?
+            .first()
+            .copied()
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Unexpected, "account.move create answered no id")
+            })?;
+        if let Err(e) = self.rpc.button(MOVE, "post", &[id], &c).await {
+            if !e.is_temporary() {
+                // Tryton refused to post (closed period, view account…): remove the draft so the
+                // key holds nothing and a corrected entry can be posted under it.
+                let _ = self.rpc.delete(MOVE, &[id], &c).await;
+            }
+            return Err(e);
+        }
+        let row = self
+            .read_one(MOVE, id, &["id", "number", "state"], &c)
+            .await?;
+        Self::doc(&row, ErpDocumentKind::JournalEntry, true)
+    }
+
+    async fn record_fulfilment(&self, _request: &FulfilmentRequest) -> Result<ErpDocumentRef> {
+        Err(Error::unsupported("tryton record_fulfilment"))
+    }
+
+    async fn record_refund(&self, _request: &RefundRequest) -> Result<ErpDocumentRef> {
+        Err(Error::unsupported("tryton record_refund"))
+    }
+
+    async fn inventory_positions(&self, skus: &[Sku]) -> Result<Vec<InventoryPosition>> {
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        let company = self.company(&self.config.default_entity).await?;
+        let warehouse = self
+            .one_id(
+                "stock.location",
+                json!([
+                    ["code", "=", self.config.warehouse],
+                    ["type", "=", "warehouse"]
+                ]),
+                &ctx(company.id),
+                "warehouse",
+                &self.config.warehouse,
+            )
+            .await?;
+        let today = Utc::now().date_naive();
+        let context = json!({
+            "company": company.id,
+            "companies": [company.id],
+            "locations": [warehouse],
+            "with_childs": true,
+            "stock_date_end": wire::date(today),
+        });
+        let codes: Vec<&str> = skus.iter().map(Sku::as_str).collect();
+        let rows = self
+            .rpc
+            .search_read(
+                "product.product",
+                json!([["code", "in", codes]]),
+                None,
+                &["id", "code", "quantity", "forecast_quantity"],
+                &context,
+            )
+            .await?;
+        let by_code: BTreeMap<String, &Map<String, Value>> = rows
+            .iter()
+            .filter_map(|r| Some((string(r, "code")?, r)))
+            .collect();
+        let as_of = Utc::now();
+        let mut out = Vec::with_capacity(skus.len());
+        for sku in skus {
+            let row = by_code.get(sku.as_str()).ok_or_else(|| {
+                Error::mapping(
+                    ReasonCode::UnknownSku,
+                    format!("Tryton has no product with code {:?}", sku.as_str()),
+                )
+                .with_context("sku", sku.as_str())
+            })?;
+            // Quantities are floats in Tryton (units, not money); whole units are expected.
+            let qty = |f: &str| {
+                row.get(f)
+                    .and_then(Value::as_f64)
+                    .map_or(0, |q| q.round() as i64)
+            };
+            let on_hand = qty("quantity");
+            let available = qty("forecast_quantity").min(on_hand);
+            out.push(InventoryPosition {
+                sku: sku.clone(),
+                location: LocationId::new(self.config.warehouse.clone()),
+                on_hand,
+                reserved: on_hand - available,
+                available,
+                as_of,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn find_by_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<ErpDocumentRef>> {
+        let fields = ["id", "number", "state", "company"];
+        if let Some(row) = self.find_keyed(MOVE, key, &fields).await? {
+            return Self::doc(&row, ErpDocumentKind::JournalEntry, false).map(Some);
+        }
+        if let Some(row) = self.find_keyed(SALE, key, &fields).await? {
+            return Self::doc(&row, ErpDocumentKind::SalesOrder, false).map(Some);
+        }
+        Ok(None)
+    }
+}
+
+/// The channel a journal entry belongs to, from its lines' dimensions (for party lookups).
+fn entry_channel(entry: &JournalEntry) -> Option<&Channel> {
+    entry
+        .lines
+        .iter()
+        .find_map(|l| l.dimensions.channel.as_ref())
+}

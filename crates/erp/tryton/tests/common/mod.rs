@@ -1,0 +1,217 @@
+//! Shared helpers for the live Tryton tests: the environment, and a loopback TCP proxy that
+//! injects faults between the adapter and the real server.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+
+use marketsync_tryton::{TrytonAdapter, TrytonConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The adapter configuration from `MARKETSYNC_TRYTON_*` (set by `scripts/tryton-up.sh`), with
+/// `DEFAULT_ENTITY` filled in when the environment has none; `None` when
+/// `MARKETSYNC_SKIP_TRYTON=1`. Without either, the test fails: a live test must not pass
+/// silently when its server is missing.
+pub fn live_config(default_entity: &str) -> Option<TrytonConfig> {
+    if std::env::var("MARKETSYNC_SKIP_TRYTON").as_deref() == Ok("1") {
+        eprintln!("MARKETSYNC_SKIP_TRYTON=1: skipping a live Tryton test");
+        return None;
+    }
+    let mut map: std::collections::BTreeMap<String, String> = std::env::vars()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("MARKETSYNC_TRYTON_")
+                .map(|k| (k.to_owned(), v))
+        })
+        .collect();
+    if !map.contains_key("URL") {
+        panic!(
+            "the live Tryton tests need a server: run `eval \"$(scripts/tryton-up.sh)\"` first \
+             (it exports MARKETSYNC_TRYTON_URL, _DB, _LOGIN, _PASSWORD_FILE), or set \
+             MARKETSYNC_SKIP_TRYTON=1 to skip them"
+        );
+    }
+    map.entry("DEFAULT_ENTITY".into())
+        .or_insert_with(|| default_entity.to_owned());
+    match TrytonConfig::from_map(&map) {
+        Ok(c) => Some(c),
+        Err(e) => panic!("MARKETSYNC_TRYTON_* is incomplete: {e}"),
+    }
+}
+
+/// The Universal Chart of Accounts codes the tests map our GL codes to.
+pub fn with_test_accounts(config: TrytonConfig) -> TrytonConfig {
+    [
+        // Receivables (party required: the channel's party is booked on the line).
+        ("1122.01", "1.2.3"),
+        ("1210", "1.2.3"),
+        ("1105", "1.2.3"),
+        // Revenue, shipping income, returns.
+        ("6001", "4.1.1"),
+        ("4000", "4.1.1"),
+        ("6051", "4.1.2"),
+        ("4900", "4.3.3"),
+        // Taxes.
+        ("2221.01", "2.2.3"),
+        ("2202", "2.2.3"),
+        ("2290", "2.2.4"),
+        // Fees and commissions.
+        ("6601.01", "5.2.2"),
+        ("6100", "5.2.2"),
+        ("6601.02", "5.1.3"),
+        ("6110", "5.1.3"),
+        ("6120", "5.1.3"),
+        ("7710", "5.1.3"),
+        // Cash clearing and bank.
+        ("1012.01", "1.1.3"),
+        ("1150", "1.1.3"),
+        ("1108", "1.1.3"),
+        ("1002", "1.1.1"),
+        ("1000", "1.1.1"),
+        ("1200", "1.1.1"),
+        // Rounding and FX.
+        ("6603.01", "6.1.2"),
+        ("7999", "6.1.2"),
+        ("7800", "6.2.1"),
+    ]
+    .into_iter()
+    .fold(config, |c, (ours, theirs)| c.with_account(ours, theirs))
+}
+
+pub fn adapter(config: TrytonConfig) -> Arc<TrytonAdapter> {
+    Arc::new(TrytonAdapter::new(config).expect("adapter"))
+}
+
+/// What the proxy does to upcoming requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyFault {
+    /// Answer the next request with HTTP 503 without forwarding it.
+    ServerError,
+    /// Forward the next `model.*.create` call, let the server commit it, then close the
+    /// connection without answering.
+    DropResponseAfterCommit,
+}
+
+/// A loopback TCP proxy in front of the Tryton server. Each request is forwarded on its own
+/// upstream connection (`Connection: close`), so the proxy sees request and response whole.
+pub struct FaultProxy {
+    pub port: u16,
+    fault: Arc<Mutex<Option<ProxyFault>>>,
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: String) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let fault: Arc<Mutex<Option<ProxyFault>>> = Arc::new(Mutex::new(None));
+        let f = fault.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let f = f.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let _ = serve(client, upstream, f).await;
+                });
+            }
+        });
+        FaultProxy { port, fault }
+    }
+
+    pub fn inject(&self, fault: ProxyFault) {
+        *self.fault.lock().unwrap() = Some(fault);
+    }
+
+    pub fn url(&self) -> url::Url {
+        format!("http://127.0.0.1:{}/", self.port).parse().unwrap()
+    }
+}
+
+async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let header_end = loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+        let n = client.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < header_end + len {
+        let n = client.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(Some(buf))
+}
+
+/// Rewrites an HTTP message head to say `Connection: close`.
+fn with_connection_close(request: &[u8]) -> Vec<u8> {
+    let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return request.to_vec();
+    };
+    let head = String::from_utf8_lossy(&request[..end]);
+    let mut out = String::new();
+    for line in head.split("\r\n") {
+        if line.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&request[end + 4..]);
+    bytes
+}
+
+async fn serve(
+    mut client: TcpStream,
+    upstream: String,
+    fault: Arc<Mutex<Option<ProxyFault>>>,
+) -> std::io::Result<()> {
+    // One request per client connection: the upstream closes after its answer, and so do we.
+    if let Some(request) = read_request(&mut client).await? {
+        let is_create = {
+            let text = String::from_utf8_lossy(&request);
+            text.contains("\"method\":\"model.") && text.contains(".create\"")
+        };
+        let action = {
+            let mut f = fault.lock().unwrap();
+            match *f {
+                Some(ProxyFault::ServerError) => f.take(),
+                Some(ProxyFault::DropResponseAfterCommit) if is_create => f.take(),
+                _ => None,
+            }
+        };
+        if action == Some(ProxyFault::ServerError) {
+            client
+                .write_all(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await?;
+            return Ok(());
+        }
+        let mut up = TcpStream::connect(&upstream).await?;
+        up.write_all(&with_connection_close(&request)).await?;
+        let mut response = Vec::new();
+        up.read_to_end(&mut response).await?;
+        if action == Some(ProxyFault::DropResponseAfterCommit) {
+            // The server has answered, so it committed: lose the answer.
+            return Ok(());
+        }
+        // Tell the client this connection ends here, so it never reuses it.
+        client.write_all(&with_connection_close(&response)).await?;
+    }
+    Ok(())
+}

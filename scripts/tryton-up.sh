@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Brings up a Tryton 8.2 server for the marketsync-tryton live tests, from nothing or warm.
+#
+#   scripts/tryton-up.sh          # set up (if needed) and start; prints the env to export
+#   scripts/tryton-up.sh --stop   # stop the server this script started
+#
+# Needs: python3 (with venv), a PostgreSQL at 127.0.0.1:5432 with trust auth for `postgres`
+# (the development and CI machines have one), and PyPI.
+#
+# Everything lives outside the work tree, under $MARKETSYNC_TRYTON_HOME (default
+# ~/.cache/marketsync-tryton): the venv, the server config, the admin password file, the
+# filestore, the log and the pid file. The database is `$MARKETSYNC_TRYTON_DB` (default
+# `marketsync_tryton`) on the local PostgreSQL.
+#
+# Idempotent: a second run checks a stamp (a hash of the pinned requirements and of the setup
+# scripts) and, when it matches, only makes sure the server answers. Any change to
+# scripts/tryton/* re-runs the module update and the (idempotent) data setup.
+#
+# On success the last lines are `export MARKETSYNC_TRYTON_…=…` lines for `eval`.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+home="${MARKETSYNC_TRYTON_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/marketsync-tryton}"
+db="${MARKETSYNC_TRYTON_DB:-marketsync_tryton}"
+port="${MARKETSYNC_TRYTON_PORT:-8765}"
+pg_uri="${MARKETSYNC_TRYTON_PG_URI:-postgresql://postgres@127.0.0.1:5432/}"
+password="${MARKETSYNC_TRYTON_PASSWORD:-marketsync-admin}"
+python="${PYTHON:-python3}"
+
+venv="$home/venv"
+conf="$home/trytond.conf"
+pidfile="$home/trytond.pid"
+logfile="$home/trytond.log"
+stamp="$home/stamp-$db"
+url="http://127.0.0.1:$port/"
+
+say() { printf '[tryton-up] %s\n' "$*" >&2; }
+
+server_pid() {
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && cat "$pidfile"
+}
+
+stop_server() {
+  local pid
+  if pid="$(server_pid)"; then
+    say "stopping trytond (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$pidfile"
+}
+
+if [ "${1:-}" = "--stop" ]; then
+  stop_server
+  exit 0
+fi
+
+started=$SECONDS
+mkdir -p "$home/filestore"
+chmod 700 "$home"
+
+# 1. The venv with the pinned Tryton packages (re-installed when the pins change).
+req_hash="$(sha256sum "$here/tryton/requirements.txt" | cut -c1-16)"
+if [ ! -x "$venv/bin/trytond" ] || [ "$(cat "$venv/.req-hash" 2>/dev/null)" != "$req_hash" ]; then
+  say "creating venv in $venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --upgrade pip >/dev/null 2>&1 || true
+  "$venv/bin/pip" install --quiet -r "$here/tryton/requirements.txt"
+  echo "$req_hash" > "$venv/.req-hash"
+fi
+
+# 2. Server configuration and the first admin password (never printed).
+cat > "$conf" <<EOF
+[database]
+uri = $pg_uri
+path = $home/filestore
+list = False
+
+[web]
+listen = 127.0.0.1:$port
+
+[session]
+# Buttons such as account.move.post need a "fresh" session: keep the default 5 minutes; the
+# adapter logs in again when the server answers 401.
+timeout = 300
+EOF
+passfile="$home/admin-password"
+( umask 077; printf '%s\n' "$password" > "$passfile" )
+
+# 3. The database, modules and data, unless the stamp says it is all there.
+want_stamp="$( (cat "$here/tryton/requirements.txt" "$here/tryton/setup_db.py"; echo "$db $pg_uri") | sha256sum | cut -c1-32)"
+db_exists() {
+  "$venv/bin/python" - "$pg_uri" "$db" <<'EOF'
+import sys, psycopg
+conn = psycopg.connect(sys.argv[1] + "postgres")
+cur = conn.cursor()
+cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (sys.argv[2],))
+sys.exit(0 if cur.fetchone() else 1)
+EOF
+}
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want_stamp" ] || ! db_exists; then
+  stop_server
+  if ! db_exists; then
+    say "creating database $db"
+    "$venv/bin/python" - "$pg_uri" "$db" <<'EOF'
+import sys, psycopg
+conn = psycopg.connect(sys.argv[1] + "postgres", autocommit=True)
+conn.cursor().execute('CREATE DATABASE "%s" ENCODING \'UTF8\' TEMPLATE template0' % sys.argv[2])
+EOF
+  fi
+  say "activating modules (trytond-admin)"
+  # --administrator on every run: in 8.x an update without it (but with --email) demotes the
+  # user to non-administrator.
+  TRYTONPASSFILE="$passfile" "$venv/bin/trytond-admin" -c "$conf" -d "$db" \
+    -u account account_invoice sale stock company currency party product \
+    --activate-dependencies --administrator --email admin@marketsync.invalid >"$home/admin.log" 2>&1 \
+    || { cat "$home/admin.log" >&2; exit 1; }
+  say "setting up companies, charts, fiscal years, parties and products"
+  "$venv/bin/python" "$here/tryton/setup_db.py" "$conf" "$db" >&2
+  echo "$want_stamp" > "$stamp"
+fi
+
+# 4. The server, preloading the database (-d) so the first login works.
+answers() {
+  "$venv/bin/python" - "$url" "$db" "$password" <<'EOF'
+import json, sys, urllib.request
+url, db, password = sys.argv[1:4]
+body = json.dumps({"id": 0, "method": "common.db.login",
+                   "params": ["admin", {"password": password}]}).encode()
+req = urllib.request.Request(url + db + "/rpc/", body, {"Content-Type": "application/json"})
+try:
+    res = json.load(urllib.request.urlopen(req, timeout=5))
+except Exception:
+    sys.exit(1)
+sys.exit(0 if isinstance(res.get("result"), list) else 1)
+EOF
+}
+if ! server_pid >/dev/null || ! answers; then
+  stop_server
+  say "starting trytond on 127.0.0.1:$port (log $logfile)"
+  setsid nohup "$venv/bin/trytond" -c "$conf" -d "$db" --pidfile "$pidfile" \
+    >"$logfile" 2>&1 < /dev/null &
+  for i in $(seq 1 120); do
+    if answers; then break; fi
+    if [ "$i" = 120 ]; then
+      say "trytond did not answer within 60 s; last log lines:"
+      tail -n 30 "$logfile" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+fi
+
+say "Tryton ready at ${url}${db}/rpc/ in $((SECONDS - started)) s"
+echo "export MARKETSYNC_TRYTON_URL=$url"
+echo "export MARKETSYNC_TRYTON_DB=$db"
+echo "export MARKETSYNC_TRYTON_LOGIN=admin"
+echo "export MARKETSYNC_TRYTON_PASSWORD_FILE=$passfile"

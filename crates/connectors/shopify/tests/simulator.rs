@@ -359,3 +359,19 @@ async fn shipments_create_fulfilments_once() {
     assert_eq!(o["displayFulfillmentStatus"], "FULFILLED");
     assert_eq!(o["fulfillments"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn large_orders_fetch_their_remaining_lines() {
+    let (sim, config) = setup(big_bucket()).await;
+    let gid = "gid://shopify/Order/5000";
+    sim.add_line_items(gid, 65);
+    let c = ShopifyConnector::new(config).unwrap();
+    let mut q = FetchQuery::new(window(&sim));
+    q.ids = vec![OrderId::new(gid)];
+    let page = c.fetch_orders(&q).await.unwrap();
+    let order = page.items[0].outcome.as_ref().unwrap();
+    assert_eq!(order.lines.len(), 67);
+    order.validate().unwrap();
+    let follow_ups = sim.requests().iter().filter(|r| *r == "order").count();
+    assert_eq!(follow_ups, 2, "10 lines in the page, then 50 + 7");
+}

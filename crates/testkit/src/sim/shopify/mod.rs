@@ -239,6 +239,44 @@ impl ShopifySim {
         .flatten()
     }
 
+    /// Appends `n` one-unit lines (1.00 each, with 8% sales tax unless the order's prices
+    /// include tax) to a seeded order, keeping its totals consistent: a large order whose
+    /// lines span several `lineItems` pages.
+    pub fn add_line_items(&self, order_gid: &str, n: usize) {
+        self.with(|s| {
+            let Some(o) = s.orders.iter_mut().find(|o| o.json["id"] == order_gid) else {
+                return;
+            };
+            let included = o.json["taxesIncluded"] == true;
+            let tax = if included { 17 } else { 8 };
+            let mut added = 0;
+            for k in 0..n {
+                let id = format!("gid://shopify/LineItem/{}", o.id * 1000 + 100 + k as u64);
+                let line = json!({
+                    "__typename": "LineItem", "id": id, "sku": format!("SKU-X{k}"),
+                    "title": format!("Extra {k}"), "quantity": 1, "currentQuantity": 1,
+                    "variant": null, "product": null,
+                    "originalUnitPriceSet": data::bag(100, "USD", None),
+                    "discountAllocations": [],
+                    "taxLines": [{"__typename": "TaxLine", "title": "State Sales Tax", "rate": 0.08,
+                        "ratePercentage": 8.0, "priceSet": data::bag(tax, "USD", None), "channelLiable": false}],
+                });
+                if let Some(lines) = o.json["lineItems"]["nodes"].as_array_mut() {
+                    lines.push(line);
+                    added += 100 + if included { 0 } else { tax };
+                }
+            }
+            for side in ["shopMoney", "presentmentMoney"] {
+                let amount = &mut o.json["totalPriceSet"][side]["amount"];
+                let cents: i64 = amount
+                    .as_str()
+                    .and_then(|a| a.replace('.', "").parse().ok())
+                    .unwrap_or(0);
+                *amount = json!(data::cents(cents + added));
+            }
+        });
+    }
+
     /// Queues a fault.
     pub fn inject(&self, fault: SimFault) {
         self.with(|s| match fault {

@@ -89,6 +89,14 @@ passfile="$home/admin-password"
 
 # 3. The database, modules and data, unless the stamp says it is all there.
 want_stamp="$( (cat "$here/tryton/requirements.txt" "$here/tryton/setup_db.py"; echo "$db $pg_uri") | sha256sum | cut -c1-32)"
+# PostgreSQL may just have been started (CI): wait up to 30 s for it to accept connections.
+for i in $(seq 1 60); do
+  if "$venv/bin/python" -c 'import sys, psycopg; psycopg.connect(sys.argv[1] + "postgres").close()' "$pg_uri" 2>/dev/null; then
+    break
+  fi
+  if [ "$i" = 60 ]; then say "PostgreSQL at $pg_uri does not answer"; exit 1; fi
+  sleep 0.5
+done
 db_exists() {
   "$venv/bin/python" - "$pg_uri" "$db" <<'EOF'
 import sys, psycopg

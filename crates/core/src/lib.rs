@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod connector;
 pub mod envelope;
 pub mod erp;
@@ -17,6 +18,7 @@ pub mod schema;
 pub mod settlement;
 pub mod shipment;
 
+pub use config::{ConfigMap, Secret};
 pub use connector::{
     ConnectorCapabilities, FetchQuery, Fetched, Health, MarketplaceConnector, Page, ShipmentAck,
     TimeWindow,

@@ -173,7 +173,7 @@ impl GraphQlClient {
         Ok(GraphQlClient {
             http,
             url: config.graphql_url()?,
-            signer: AccessTokenSigner::new(config.access_token.clone()),
+            signer: AccessTokenSigner::new(config.access_token.expose().to_owned()),
             last_throttle: Mutex::new(None),
         })
     }

@@ -3,10 +3,9 @@
 //! the webhook secret.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
-use marketsync_core::{Error, ErrorKind, Region, Result, ShopId, TimeZoneId};
+use marketsync_core::{Error, ErrorKind, Region, Result, Secret, ShopId, TimeZoneId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -22,13 +21,13 @@ pub const DEFAULT_API_VERSION: &str = "2026-01";
 pub const ENV_PREFIX: &str = "MARKETSYNC_SHOPIFY_";
 
 /// Settings for one shop.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ShopifyConfig {
     /// `{shop}.myshopify.com`. Env: `MARKETSYNC_SHOPIFY_SHOP_DOMAIN`.
     pub shop_domain: String,
     /// Admin API access token (`shpat_…` or an OAuth offline token), sent as
     /// `X-Shopify-Access-Token`. Secret. Env: `MARKETSYNC_SHOPIFY_ACCESS_TOKEN`.
-    pub access_token: String,
+    pub access_token: Secret,
     /// The pinned Admin API version (`YYYY-MM`), sent in the URL path
     /// `/admin/api/{version}/graphql.json`. Env: `MARKETSYNC_SHOPIFY_API_VERSION`.
     #[serde(default = "default_api_version")]
@@ -36,11 +35,11 @@ pub struct ShopifyConfig {
     /// The app's client secret, used to verify webhook HMACs. Secret.
     /// Env: `MARKETSYNC_SHOPIFY_WEBHOOK_SECRET`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<Secret>,
     /// The previous client secret during a rotation (Shopify may sign with it for up to an
     /// hour). Secret. Env: `MARKETSYNC_SHOPIFY_PREVIOUS_WEBHOOK_SECRET`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_webhook_secret: Option<String>,
+    pub previous_webhook_secret: Option<Secret>,
     /// Base URL override (a proxy or a simulator), e.g. `http://127.0.0.1:8080`. Default
     /// `https://{shop_domain}`. Env: `MARKETSYNC_SHOPIFY_ENDPOINT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,27 +75,6 @@ fn default_timeout_ms() -> u64 {
     30_000
 }
 
-impl fmt::Debug for ShopifyConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redact = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
-        f.debug_struct("ShopifyConfig")
-            .field("shop_domain", &self.shop_domain)
-            .field("access_token", &"<redacted>")
-            .field("api_version", &self.api_version)
-            .field("webhook_secret", &redact(&self.webhook_secret))
-            .field(
-                "previous_webhook_secret",
-                &redact(&self.previous_webhook_secret),
-            )
-            .field("endpoint", &self.endpoint.as_ref().map(Url::as_str))
-            .field("time_zone", &self.time_zone)
-            .field("location_id", &self.location_id)
-            .field("pii_region", &self.pii_region)
-            .field("timeout_ms", &self.timeout_ms)
-            .finish()
-    }
-}
-
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::ConfigInvalid, message).with_context("connector", "shopify")
 }
@@ -106,7 +84,7 @@ impl ShopifyConfig {
     pub fn new(shop_domain: impl Into<String>, access_token: impl Into<String>) -> ShopifyConfig {
         ShopifyConfig {
             shop_domain: shop_domain.into(),
-            access_token: access_token.into(),
+            access_token: Secret::new(access_token),
             api_version: default_api_version(),
             webhook_secret: None,
             previous_webhook_secret: None,
@@ -134,8 +112,8 @@ impl ShopifyConfig {
         if let Some(v) = get("API_VERSION") {
             cfg.api_version = v;
         }
-        cfg.webhook_secret = get("WEBHOOK_SECRET");
-        cfg.previous_webhook_secret = get("PREVIOUS_WEBHOOK_SECRET");
+        cfg.webhook_secret = get("WEBHOOK_SECRET").map(Secret::new);
+        cfg.previous_webhook_secret = get("PREVIOUS_WEBHOOK_SECRET").map(Secret::new);
         if let Some(v) = get("ENDPOINT") {
             cfg.endpoint =
                 Some(Url::parse(&v).map_err(|e| invalid("ENDPOINT is not a URL").with_source(e))?);

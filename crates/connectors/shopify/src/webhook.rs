@@ -37,7 +37,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use http::HeaderMap;
-use marketsync_core::{Error, ErrorKind, ReasonCode, Result};
+use marketsync_core::{Error, ErrorKind, ReasonCode, Result, Secret};
 
 use crate::auth::verify_webhook_hmac;
 use crate::config::ShopifyConfig;
@@ -165,12 +165,16 @@ impl WebhookVerifier {
 
     /// From the connector configuration (`webhook_secret`, `previous_webhook_secret`).
     pub fn from_config(config: &ShopifyConfig) -> Result<WebhookVerifier> {
-        let secret = config.webhook_secret.as_deref().ok_or_else(|| {
-            Error::new(ErrorKind::ConfigInvalid, "webhook_secret is not configured")
-        })?;
+        let secret = config
+            .webhook_secret
+            .as_ref()
+            .map(Secret::expose)
+            .ok_or_else(|| {
+                Error::new(ErrorKind::ConfigInvalid, "webhook_secret is not configured")
+            })?;
         let mut v = WebhookVerifier::new(secret.as_bytes());
         if let Some(old) = &config.previous_webhook_secret {
-            v = v.with_previous_secret(old.as_bytes());
+            v = v.with_previous_secret(old.expose().as_bytes());
         }
         Ok(v)
     }

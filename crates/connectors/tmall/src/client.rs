@@ -58,7 +58,7 @@ pub struct TopClient {
     signer: TopSigner,
     gateway: Url,
     app_key: String,
-    session: String,
+    session: marketsync_core::Secret,
     clock: Clock,
 }
 
@@ -85,7 +85,7 @@ impl TopClient {
         })?;
         Ok(TopClient {
             http,
-            signer: TopSigner::new(config.app_secret.clone(), config.sign_method),
+            signer: TopSigner::new(config.app_secret.expose().to_owned(), config.sign_method),
             gateway,
             app_key: config.app_key.clone(),
             session: config.session.clone(),
@@ -110,7 +110,7 @@ impl TopClient {
         let mut pairs: Vec<(String, String)> = vec![
             ("method".into(), method.into()),
             ("app_key".into(), self.app_key.clone()),
-            ("session".into(), self.session.clone()),
+            ("session".into(), self.session.expose().to_owned()),
             ("timestamp".into(), format_top_time(self.now())),
             ("format".into(), "json".into()),
             ("v".into(), "2.0".into()),

@@ -2,9 +2,8 @@
 //! `MARKETSYNC_TMALL_<KEY>` environment variables. `Debug` hides the app secret and session.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use marketsync_core::{Channel, Error, ErrorKind, Result};
+use marketsync_core::{Channel, Error, ErrorKind, Result, Secret};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -46,14 +45,14 @@ pub struct ListingRef {
 }
 
 /// Configuration of one shop.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TmallConfig {
     /// AppKey.
     pub app_key: String,
     /// AppSecret (never printed).
-    pub app_secret: String,
+    pub app_secret: Secret,
     /// The seller's session key / access token (never printed).
-    pub session: String,
+    pub session: Secret,
     /// `md5` (default), `hmac` or `hmac-sha256`.
     #[serde(default)]
     pub sign_method: SignMethod,
@@ -100,25 +99,6 @@ fn default_timeout_ms() -> u64 {
     30_000
 }
 
-impl fmt::Debug for TmallConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TmallConfig")
-            .field("app_key", &self.app_key)
-            .field("app_secret", &"<redacted>")
-            .field("session", &"<redacted>")
-            .field("sign_method", &self.sign_method)
-            .field("gateway", &self.gateway)
-            .field("shop_id", &self.shop_id)
-            .field("storefront", &self.storefront)
-            .field("slice_minutes", &self.slice_minutes)
-            .field("page_size", &self.page_size)
-            .field("fetch_detail", &self.fetch_detail)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("listings", &self.listings.len())
-            .finish()
-    }
-}
-
 fn config_error(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::ConfigInvalid, message).with_context("connector", "tmall")
 }
@@ -133,8 +113,8 @@ impl TmallConfig {
     ) -> TmallConfig {
         TmallConfig {
             app_key: app_key.into(),
-            app_secret: app_secret.into(),
-            session: session.into(),
+            app_secret: Secret::new(app_secret),
+            session: Secret::new(session),
             sign_method: SignMethod::default(),
             gateway: default_gateway(),
             shop_id: shop_id.into(),

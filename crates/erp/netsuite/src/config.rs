@@ -11,28 +11,8 @@ use url::Url;
 
 use crate::sign::{TbaCredentials, host_label_of};
 
-/// A secret string: serialized as-is (configuration files), never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-
-    /// The secret value.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+/// Credentials are [`marketsync_core::Secret`]s: serialized as-is, never shown by `Debug`.
+pub use marketsync_core::Secret;
 
 /// Maps one of our journal-line dimensions to a NetSuite line field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -183,9 +163,9 @@ impl NetSuiteConfig {
             account_id: account_id.into(),
             base_url: None,
             consumer_key: credentials.consumer_key,
-            consumer_secret: Secret(credentials.consumer_secret),
+            consumer_secret: Secret::new(credentials.consumer_secret),
             token_id: credentials.token_id,
-            token_secret: Secret(credentials.token_secret),
+            token_secret: Secret::new(credentials.token_secret),
             max_concurrency: default_max_concurrency(),
             timeout_ms: default_timeout_ms(),
             customer: customer.into(),

@@ -41,30 +41,7 @@ pub const REFUND_STATUSES: [&str; 9] = [
 /// A status no connector knows, seeded on purpose.
 pub const UNKNOWN_STATUS: &str = "TRADE_SIM_FUTURE_STATUS";
 
-/// SplitMix64: small, deterministic, good enough for fixtures.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for a seed.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-}
+pub use crate::generate::Rng;
 
 /// Beijing time.
 pub fn gmt8() -> FixedOffset {

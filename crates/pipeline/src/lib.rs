@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod atp;
+pub mod report;
 pub mod store;
 
 pub use store::{

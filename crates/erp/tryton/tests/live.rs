@@ -322,3 +322,18 @@ async fn real_server_errors_map_to_their_kinds() {
     // Unsupported capabilities say so.
     assert!(!a.capabilities().fulfilments && !a.capabilities().refunds);
 }
+
+#[tokio::test]
+async fn an_expired_session_logs_in_again() {
+    let Some(a) = adapter() else { return };
+    let before = a.rpc().user_id().await.unwrap();
+    // End the session on the server; the next call gets 401, logs in again and succeeds.
+    a.rpc().call("common.db.logout", &[]).await.unwrap();
+    let n = a
+        .rpc()
+        .search_count("company.company", json!([]), &json!({}))
+        .await
+        .unwrap();
+    assert!(n >= 1);
+    assert_eq!(a.rpc().user_id().await.unwrap(), before);
+}

@@ -80,7 +80,7 @@ pub struct CursorState {
 }
 
 /// The state of an idempotency ledger entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LedgerState {
     /// Claimed; the outcome is not recorded yet (in flight, or its worker stopped).
@@ -305,7 +305,7 @@ pub struct NewAudit {
 }
 
 /// The state of an exception.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExceptionStatus {
     /// Waiting for a fix.

@@ -1,0 +1,1133 @@
+//! The sync engine: marketplace pages in, exactly one correct set of ERP documents out.
+//!
+//! Per connector stream, [`Engine::sync_orders`]:
+//!
+//! 1. reads the stream's cursor and fetches the next page of the current window (a new window
+//!    starts at `watermark − overlap`, so late-indexed updates are read again);
+//! 2. archives every raw payload (one transaction per page, deduplicated by hash);
+//! 3. sends records that failed to normalize to the exception queue with their raw payload;
+//! 4. for each order: claims its event key in the idempotency ledger (a duplicate stops here),
+//!    drops a revision older than the one already completed, maps it through
+//!    [`marketsync_mapping::Mapper`], validates every journal, posts the documents through the
+//!    [`ErpAdapter`] (each document has its own ledger key), records lineage, and completes the
+//!    event together with the record's head;
+//! 5. saves the cursor only after the page is durably handled.
+//!
+//! # Documents per order event
+//!
+//! | document | key | when |
+//! |---|---|---|
+//! | sales order | per *order* ([`sales_order_key`]) | the first time the order is paid |
+//! | accrual journal | event key `.child("accrual")` | paid, and the accrual differs from the one booked |
+//! | reversal journal | event key `.child("reversal")` | an amendment changed (or cancelled) a booked accrual |
+//!
+//! An amendment — a partial cancel, a price, line or status change after posting — therefore
+//! books a reversal of the previous accrual (dated on the amendment's business date, so a closed
+//! period is never touched) and a new accrual keyed by the new revision, never a second sales
+//! order. A status change with no money effect posts nothing.
+//!
+//! # Failures
+//!
+//! Temporary errors (`RateLimited` with its `retry-after`, `Timeout`, `Unavailable`) are retried
+//! by the [`RetryPolicy`]. A write that timed out (or failed with a 5xx or a conflict) is never
+//! re-sent blindly: the engine asks [`ErpAdapter::find_by_idempotency_key`] first. Permanent
+//! errors and exhausted retries put the record in the exception queue with its raw payload and
+//! canonical form; [`Engine::replay_exception`] and [`Engine::replay_range`] re-run them after
+//! a fix, and the audit log records who replayed what.
+//!
+//! A crash at any point loses nothing and doubles nothing: an event or document left `pending`
+//! by a stopped worker is resumed by the same worker id on restart (or by any worker once its
+//! lease expires), and resuming starts with a look-up in the ERP.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use marketsync_core::{
+    Envelope, ErpAdapter, ErpDocumentId, ErpDocumentKind, Error, ErrorKind, EventKind, FetchQuery,
+    IdempotencyKey, JournalEntry, JournalRequest, LegalEntityId, MarketplaceConnector, Order, Page,
+    RawRecord, Result, Revision, SalesOrderRequest, Side, TimeWindow,
+};
+use marketsync_mapping::{Context, Mapper};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::clock::{Clock, Sleeper, SystemClock, TokioSleeper};
+use crate::retry::{Decision, RetryPolicy};
+use crate::store::{
+    Claim, ClaimRequest, CursorState, ExceptionStatus, Head, LedgerState, Lineage, NewAudit,
+    NewException, Outcome, RecordKey, Store, StreamKey,
+};
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    /// This worker's stable id: a restarted worker with the same id resumes its own pending
+    /// claims at once (others wait for the lease).
+    pub worker_id: String,
+    /// The legal entity documents are booked in.
+    pub entity: LegalEntityId,
+    /// Where a stream with no cursor starts.
+    pub start: DateTime<Utc>,
+    /// Preferred page size.
+    pub page_size: u32,
+    /// How far back each new window re-reads (late-indexed updates).
+    pub overlap: Duration,
+    /// The longest window one query spans (platform limits), if any.
+    pub max_window: Option<Duration>,
+    /// How long a claim is held before another worker may take it over.
+    pub lease: Duration,
+    /// Retries of connector and ERP calls.
+    pub retry: RetryPolicy,
+}
+
+impl EngineConfig {
+    /// Defaults: pages of 100, 10 minutes of overlap, 5-minute leases, the default retry
+    /// policy.
+    pub fn new(
+        worker_id: impl Into<String>,
+        entity: impl Into<LegalEntityId>,
+        start: DateTime<Utc>,
+    ) -> EngineConfig {
+        EngineConfig {
+            worker_id: worker_id.into(),
+            entity: entity.into(),
+            start,
+            page_size: 100,
+            overlap: Duration::from_secs(600),
+            max_window: None,
+            lease: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Sets the page size.
+    pub fn with_page_size(mut self, n: u32) -> EngineConfig {
+        self.page_size = n.max(1);
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> EngineConfig {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the overlap window.
+    pub fn with_overlap(mut self, overlap: Duration) -> EngineConfig {
+        self.overlap = overlap;
+        self
+    }
+
+    /// Limits the window of one query.
+    pub fn with_max_window(mut self, max: Duration) -> EngineConfig {
+        self.max_window = Some(max);
+        self
+    }
+
+    /// Sets the claim lease.
+    pub fn with_lease(mut self, lease: Duration) -> EngineConfig {
+        self.lease = lease;
+        self
+    }
+}
+
+/// What one sync or replay did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Pages fetched.
+    pub pages: u64,
+    /// Records fetched (including duplicates and failures).
+    pub fetched: u64,
+    /// Events that posted at least one document.
+    pub posted: u64,
+    /// Of those, amendments (a reversal was booked).
+    pub amendments: u64,
+    /// Documents posted.
+    pub documents: u64,
+    /// Events with no accounting effect (unpaid, or a change with no money effect).
+    pub no_effect: u64,
+    /// Re-deliveries of an event already handled.
+    pub duplicates: u64,
+    /// Revisions older than the one completed.
+    pub stale: u64,
+    /// Events another worker is handling (the page's cursor is not saved; the next pass
+    /// fetches it again, and takes the events over once their lease has expired).
+    pub in_flight: u64,
+    /// Re-deliveries of an event that already failed (left to replay).
+    pub known_failures: u64,
+    /// Records sent to the exception queue.
+    pub exceptions: u64,
+    /// True when a shutdown stopped the sync before it reached the present.
+    pub stopped_early: bool,
+}
+
+impl SyncReport {
+    fn count(&mut self, o: &EventOutcome) {
+        match o {
+            EventOutcome::Posted { documents, amended } => {
+                self.posted += 1;
+                self.documents += *documents as u64;
+                self.amendments += u64::from(*amended);
+            }
+            EventOutcome::NoEffect => self.no_effect += 1,
+            EventOutcome::Duplicate => self.duplicates += 1,
+            EventOutcome::Stale => self.stale += 1,
+            EventOutcome::InFlight => self.in_flight += 1,
+            EventOutcome::KnownFailure => self.known_failures += 1,
+            EventOutcome::Exception(_) => self.exceptions += 1,
+        }
+    }
+}
+
+/// What happened to one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// Documents were posted.
+    Posted {
+        /// How many.
+        documents: usize,
+        /// Whether a previous accrual was reversed.
+        amended: bool,
+    },
+    /// Completed with nothing to post.
+    NoEffect,
+    /// Already handled.
+    Duplicate,
+    /// Older than the completed revision: dropped.
+    Stale,
+    /// Another worker holds it.
+    InFlight,
+    /// It failed before; replay it.
+    KnownFailure,
+    /// It went to the exception queue (the id).
+    Exception(i64),
+}
+
+/// The result of replaying one exception.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplayResult {
+    /// The exception was not open: nothing done (replays are idempotent).
+    NotOpen(ExceptionStatus),
+    /// It was re-run with this outcome; the exception is `replayed` when it posted.
+    Ran(EventOutcome),
+    /// The record could not be found again at the source.
+    NotFound,
+}
+
+/// Asks a running engine to stop after the page in hand. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct ShutdownHandle {
+    inner: Arc<ShutdownInner>,
+}
+
+#[derive(Debug, Default)]
+struct ShutdownInner {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl ShutdownHandle {
+    /// Requests a graceful stop: the page being handled completes and its cursor is saved.
+    pub fn shutdown(&self) {
+        self.inner.flag.store(true, Ordering::SeqCst);
+        self.inner.notify.notify_waiters();
+    }
+
+    /// Whether a stop was requested.
+    pub fn is_shutdown(&self) -> bool {
+        self.inner.flag.load(Ordering::SeqCst)
+    }
+}
+
+/// What the engine remembers about an order between revisions (the head's state). No
+/// personal data: ids and the journal it booked.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct OrderState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sales_order: Option<ErpDocumentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    accrual: Option<JournalEntry>,
+}
+
+/// The key of an order's sales order: one per order, whatever its revision.
+pub fn sales_order_key(order: &Order) -> IdempotencyKey {
+    IdempotencyKey::derive(
+        &order.channel,
+        &order.shop,
+        &EventKind::Other("sales_order".into()),
+        order.id.as_str(),
+        &Revision::Version(0),
+    )
+}
+
+/// The journal that undoes `entry`: the same lines on the other side, on `date`.
+pub fn reversal_of(entry: &JournalEntry, date: NaiveDate) -> JournalEntry {
+    let mut r = entry.clone();
+    r.date = date;
+    r.memo = format!("Reversal: {}", entry.memo);
+    for line in &mut r.lines {
+        line.side = match line.side {
+            Side::Debit => Side::Credit,
+            Side::Credit => Side::Debit,
+        };
+    }
+    r
+}
+
+enum DocRequest {
+    SalesOrder(Box<SalesOrderRequest>),
+    Journal(Box<JournalRequest>),
+}
+
+struct Doc {
+    role: &'static str,
+    key: IdempotencyKey,
+    request: DocRequest,
+}
+
+/// Why handling a record stopped: the record's fault (to the exception queue) or the
+/// infrastructure's (the page is retried later).
+enum Fail {
+    Record(Error),
+    Infra(Error),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Sync,
+    Replay,
+}
+
+/// The sync engine. See the [module docs](self).
+pub struct Engine {
+    store: Arc<dyn Store>,
+    erp: Arc<dyn ErpAdapter>,
+    mapper: Arc<Mapper>,
+    ctx: Context,
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    shutdown: ShutdownHandle,
+    rng: Mutex<u64>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("worker_id", &self.config.worker_id)
+            .field("store", &self.store.backend())
+            .field("erp", &self.erp.system())
+            .finish()
+    }
+}
+
+impl Engine {
+    /// An engine on the system clock.
+    pub fn new(
+        store: Arc<dyn Store>,
+        erp: Arc<dyn ErpAdapter>,
+        mapper: Arc<Mapper>,
+        config: EngineConfig,
+    ) -> Engine {
+        let seed = config.retry.jitter_seed
+            ^ config
+                .worker_id
+                .bytes()
+                .fold(0_u64, |h, b| h.rotate_left(5) ^ u64::from(b));
+        Engine {
+            store,
+            erp,
+            mapper,
+            ctx: Context::new(config.entity.clone()),
+            config,
+            clock: Arc::new(SystemClock),
+            sleeper: Arc::new(TokioSleeper),
+            shutdown: ShutdownHandle::default(),
+            rng: Mutex::new(seed),
+        }
+    }
+
+    /// Replaces the clock and the sleeper (tests use a [`crate::clock::ManualClock`] for both).
+    pub fn with_time(mut self, clock: Arc<dyn Clock>, sleeper: Arc<dyn Sleeper>) -> Engine {
+        self.clock = clock;
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// The handle that stops this engine gracefully.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Syncs a connector's orders until shutdown, pausing `interval` between passes. A failed
+    /// pass is logged and retried at the next one (its cursor did not move).
+    pub async fn run(
+        &self,
+        connectors: &[Arc<dyn MarketplaceConnector>],
+        interval: Duration,
+    ) -> Result<()> {
+        while !self.shutdown.is_shutdown() {
+            for c in connectors {
+                if self.shutdown.is_shutdown() {
+                    break;
+                }
+                match self.sync_orders(c.as_ref()).await {
+                    Ok(r) => tracing::info!(
+                        channel = %c.channel(), pages = r.pages, posted = r.posted,
+                        exceptions = r.exceptions, "sync pass done"
+                    ),
+                    Err(e) => tracing::warn!(
+                        channel = %c.channel(), kind = e.kind().name(),
+                        "sync pass failed; retrying next pass"
+                    ),
+                }
+            }
+            let notified = self.shutdown.inner.notify.notified();
+            if self.shutdown.is_shutdown() {
+                break;
+            }
+            tokio::select! {
+                _ = self.sleeper.sleep(interval) => {}
+                _ = notified => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass over a connector's order stream: from the cursor to now.
+    pub async fn sync_orders(&self, connector: &dyn MarketplaceConnector) -> Result<SyncReport> {
+        let stream = StreamKey::new(connector.channel(), connector.shop(), "orders");
+        let mut report = SyncReport::default();
+        let mut state = self.store.cursor(&stream).await?.unwrap_or_default();
+        let target_end = self.clock.now();
+        loop {
+            if self.shutdown.is_shutdown() {
+                report.stopped_early = true;
+                break;
+            }
+            let window = match state.window {
+                Some(w) => w,
+                None => {
+                    let start = match state.watermark {
+                        Some(w) => {
+                            w - chrono::Duration::from_std(self.config.overlap)
+                                .unwrap_or(chrono::Duration::zero())
+                        }
+                        None => self.config.start,
+                    };
+                    let mut end = target_end;
+                    if let Some(max) = self
+                        .config
+                        .max_window
+                        .and_then(|m| chrono::Duration::from_std(m).ok())
+                    {
+                        end = end.min(start + max);
+                    }
+                    match TimeWindow::new(start, end) {
+                        Some(w) if start < end => w,
+                        _ => break,
+                    }
+                }
+            };
+            let query = FetchQuery::new(window)
+                .with_cursor(state.page.clone())
+                .with_page_size(self.config.page_size);
+            let page = self
+                .with_retry("fetch_orders", || connector.fetch_orders(&query))
+                .await?;
+            let next = page.next_cursor.clone();
+            let held_before = report.in_flight;
+            self.handle_page(&stream, window, page, Mode::Sync, &mut report)
+                .await?;
+            if report.in_flight > held_before {
+                // Some records are held by another (possibly stopped) worker: the page is not
+                // handled yet, so the cursor stays; the next pass fetches it again.
+                tracing::info!(stream = %stream, held = report.in_flight - held_before,
+                    "records held by another worker; the page will be fetched again");
+                break;
+            }
+            state = match next {
+                Some(c) => CursorState {
+                    watermark: state.watermark,
+                    window: Some(window),
+                    page: Some(c),
+                },
+                None => CursorState {
+                    watermark: Some(state.watermark.map_or(window.end, |w| w.max(window.end))),
+                    window: None,
+                    page: None,
+                },
+            };
+            self.store
+                .save_cursor(&stream, &state, self.clock.now())
+                .await?;
+            if state.window.is_none() && window.end >= target_end {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn handle_page(
+        &self,
+        stream: &StreamKey,
+        window: TimeWindow,
+        page: Page<Order>,
+        mode: Mode,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        report.pages += 1;
+        let raws: Vec<RawRecord> = page.items.iter().map(|f| f.raw.clone()).collect();
+        self.store.archive_raw(&raws, self.clock.now()).await?;
+        for item in page.items {
+            report.fetched += 1;
+            match item.outcome {
+                Ok(order) => {
+                    let o = self
+                        .handle_order(stream, order, Some(&item.raw), Some(window), mode)
+                        .await?;
+                    report.count(&o);
+                }
+                Err(e) => {
+                    let x = self
+                        .store
+                        .record_exception(&NewException {
+                            stream: stream.clone(),
+                            kind: EventKind::Order,
+                            external_id: item.external_id,
+                            event_key: None,
+                            reason: e.reason(),
+                            message: e.message().to_owned(),
+                            raw: Some(item.raw),
+                            canonical: None,
+                            window: Some(window),
+                            now: self.clock.now(),
+                        })
+                        .await?;
+                    tracing::warn!(
+                        stream = %stream, exception = x.id, reason = %x.reason,
+                        "record failed to normalize"
+                    );
+                    report.exceptions += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles one order event (from a page, a webhook or a work queue). Infrastructure
+    /// failures (the store) are `Err`; everything about the record itself is an
+    /// [`EventOutcome`].
+    pub async fn process_order(
+        &self,
+        stream: &StreamKey,
+        order: Order,
+        raw: Option<&RawRecord>,
+    ) -> Result<EventOutcome> {
+        if let Some(r) = raw {
+            self.store
+                .archive_raw(std::slice::from_ref(r), self.clock.now())
+                .await?;
+        }
+        self.handle_order(stream, order, raw, None, Mode::Sync)
+            .await
+    }
+
+    fn claim_request(&self, key: &IdempotencyKey, scope: &str) -> ClaimRequest {
+        ClaimRequest {
+            key: key.clone(),
+            scope: scope.into(),
+            owner: self.config.worker_id.clone(),
+            now: self.clock.now(),
+            lease: self.config.lease,
+        }
+    }
+
+    async fn handle_order(
+        &self,
+        stream: &StreamKey,
+        order: Order,
+        raw: Option<&RawRecord>,
+        window: Option<TimeWindow>,
+        mode: Mode,
+    ) -> Result<EventOutcome> {
+        let env = Envelope::order(order, self.clock.now());
+        let ev = env.idempotency_key.clone();
+        let req = self.claim_request(&ev, "order_event");
+        match self.store.claim(&req).await? {
+            Claim::Acquired(_) => {}
+            Claim::Existing(e) => match e.state {
+                LedgerState::Posted | LedgerState::Skipped => return Ok(EventOutcome::Duplicate),
+                LedgerState::Failed if mode == Mode::Sync => {
+                    return Ok(EventOutcome::KnownFailure);
+                }
+                LedgerState::Failed | LedgerState::Pending => {
+                    if self.store.take_over(&req).await?.is_none() {
+                        return Ok(EventOutcome::InFlight);
+                    }
+                }
+            },
+        }
+        let rec = RecordKey {
+            channel: env.channel.clone(),
+            shop: env.shop.clone(),
+            kind: EventKind::Order,
+            external_id: env.external_id.clone(),
+        };
+        let head = self.store.head(&rec).await?;
+        if let Some(h) = &head {
+            let newer_done = h.event_key != ev
+                && matches!(
+                    h.revision.partial_cmp(&env.revision),
+                    Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+                );
+            if newer_done {
+                self.store
+                    .complete_event(
+                        &ev,
+                        &Outcome::Skipped("stale_revision".into()),
+                        None,
+                        self.clock.now(),
+                    )
+                    .await?;
+                return Ok(EventOutcome::Stale);
+            }
+        }
+        let prev: OrderState = match &head {
+            Some(h) => serde_json::from_value(h.state.clone()).map_err(|e| {
+                Error::new(ErrorKind::Unexpected, format!("unreadable head state: {e}"))
+            })?,
+            None => OrderState::default(),
+        };
+        let mut state = prev.clone();
+        let mut posted: Vec<ErpDocumentId> = Vec::new();
+        let mut amended = false;
+        let result = self
+            .post_order(&env, &prev, &mut state, &mut posted, &mut amended)
+            .await;
+        let now = self.clock.now();
+        let new_head = |state: &OrderState| -> Result<Head> {
+            Ok(Head {
+                record: rec.clone(),
+                revision: env.revision.clone(),
+                event_key: ev.clone(),
+                state: serde_json::to_value(state)
+                    .map_err(|e| Error::new(ErrorKind::Unexpected, e.to_string()))?,
+                updated_at: now,
+            })
+        };
+        match result {
+            Ok(()) => {
+                let outcome = match posted.last() {
+                    Some(id) => Outcome::Posted(id.clone()),
+                    None => Outcome::Skipped("no_accounting_effect".into()),
+                };
+                self.store
+                    .complete_event(&ev, &outcome, Some(&new_head(&state)?), now)
+                    .await?;
+                Ok(if posted.is_empty() {
+                    EventOutcome::NoEffect
+                } else {
+                    EventOutcome::Posted {
+                        documents: posted.len(),
+                        amended,
+                    }
+                })
+            }
+            Err(Fail::Infra(e)) => Err(e),
+            Err(Fail::Record(e)) => {
+                let reason = e.reason();
+                let x = self
+                    .store
+                    .record_exception(&NewException {
+                        stream: stream.clone(),
+                        kind: EventKind::Order,
+                        external_id: Some(env.external_id.clone()),
+                        event_key: Some(ev.clone()),
+                        reason: reason.clone(),
+                        message: format!("{}: {}", e.kind().name(), e.message()),
+                        raw: raw.cloned(),
+                        canonical: serde_json::to_value(&env.payload).ok(),
+                        window,
+                        now,
+                    })
+                    .await?;
+                // Documents posted before the failure stay in the head, so a later revision
+                // compensates what was really booked.
+                let head = if posted.is_empty() {
+                    None
+                } else {
+                    Some(new_head(&state)?)
+                };
+                self.store
+                    .complete_event(
+                        &ev,
+                        &Outcome::Failed(reason.as_str().into_owned()),
+                        head.as_ref(),
+                        now,
+                    )
+                    .await?;
+                tracing::warn!(
+                    stream = %stream, exception = x.id, reason = %reason,
+                    kind = e.kind().name(), "order sent to the exception queue"
+                );
+                Ok(EventOutcome::Exception(x.id))
+            }
+        }
+    }
+
+    async fn post_order(
+        &self,
+        env: &Envelope<Order>,
+        prev: &OrderState,
+        state: &mut OrderState,
+        posted: &mut Vec<ErpDocumentId>,
+        amended: &mut bool,
+    ) -> std::result::Result<(), Fail> {
+        let order = &env.payload;
+        let new_accrual = if order.status.is_paid() {
+            let j = self
+                .mapper
+                .order_accrual(order, &self.ctx)
+                .map_err(Fail::Record)?;
+            j.validate().map_err(|e| Fail::Record(e.into()))?;
+            Some(j)
+        } else {
+            None
+        };
+        if order.status.is_paid() && prev.sales_order.is_none() {
+            let key = sales_order_key(order);
+            let doc = Doc {
+                role: "sales_order",
+                request: DocRequest::SalesOrder(Box::new(SalesOrderRequest::new(
+                    key.clone(),
+                    order.clone(),
+                ))),
+                key,
+            };
+            let id = self.post_document(&doc, env).await?;
+            state.sales_order = Some(id.clone());
+            posted.push(id);
+        }
+        if prev.accrual == new_accrual {
+            return Ok(());
+        }
+        if let Some(old) = &prev.accrual {
+            let date = self
+                .mapper
+                .business_date(order.updated_at, &self.ctx)
+                .map_err(Fail::Record)?;
+            let rev = reversal_of(old, date);
+            rev.validate().map_err(|e| Fail::Record(e.into()))?;
+            let key = env.idempotency_key.child("reversal");
+            let doc = Doc {
+                role: "reversal",
+                request: DocRequest::Journal(Box::new(JournalRequest::new(key.clone(), rev))),
+                key,
+            };
+            let id = self.post_document(&doc, env).await?;
+            state.accrual = None;
+            *amended = true;
+            posted.push(id);
+        }
+        if let Some(new) = new_accrual {
+            let key = env.idempotency_key.child("accrual");
+            let doc = Doc {
+                role: "accrual",
+                request: DocRequest::Journal(Box::new(JournalRequest::new(
+                    key.clone(),
+                    new.clone(),
+                ))),
+                key,
+            };
+            let id = self.post_document(&doc, env).await?;
+            state.accrual = Some(new);
+            posted.push(id);
+        }
+        Ok(())
+    }
+
+    /// Posts one document exactly once: claim its key, resume (look up first) if a previous
+    /// attempt left it pending or failed, retry temporary errors, and never re-send a write
+    /// whose outcome is unknown without looking it up.
+    async fn post_document(
+        &self,
+        doc: &Doc,
+        env: &Envelope<Order>,
+    ) -> std::result::Result<ErpDocumentId, Fail> {
+        let req = self.claim_request(&doc.key, doc.role);
+        let mut look_up_first = false;
+        match self.store.claim(&req).await.map_err(Fail::Infra)? {
+            Claim::Acquired(_) => {}
+            Claim::Existing(e) => match e.state {
+                LedgerState::Posted | LedgerState::Skipped => {
+                    return e.erp_document.ok_or_else(|| {
+                        Fail::Infra(Error::new(
+                            ErrorKind::Unexpected,
+                            "ledger entry posted without a document id",
+                        ))
+                    });
+                }
+                LedgerState::Pending | LedgerState::Failed => {
+                    if self
+                        .store
+                        .take_over(&req)
+                        .await
+                        .map_err(Fail::Infra)?
+                        .is_none()
+                    {
+                        return Err(Fail::Infra(
+                            Error::new(
+                                ErrorKind::Unavailable,
+                                "another worker is posting this document",
+                            )
+                            .with_context("key", &doc.key),
+                        ));
+                    }
+                    look_up_first = true;
+                }
+            },
+        }
+        let mut attempts = self.config.retry.start(self.clock.now(), &self.rng);
+        loop {
+            if look_up_first {
+                if let Some(id) = self.look_up(doc).await? {
+                    self.finish_posted(doc, env, &id).await?;
+                    return Ok(id);
+                }
+            }
+            let result = match &doc.request {
+                DocRequest::SalesOrder(r) => self.erp.upsert_sales_order(r).await,
+                DocRequest::Journal(r) => self.erp.post_journal(r).await,
+            };
+            let e = match result {
+                Ok(r) => {
+                    self.finish_posted(doc, env, &r.id).await?;
+                    return Ok(r.id);
+                }
+                Err(e) => e,
+            };
+            // The outcome of a timed-out (or 5xx) write is unknown: look before re-sending.
+            let unknown = matches!(
+                e.kind(),
+                ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::Conflict
+            );
+            if *e.kind() == ErrorKind::Conflict {
+                if let Some(id) = self.look_up(doc).await? {
+                    self.finish_posted(doc, env, &id).await?;
+                    return Ok(id);
+                }
+            }
+            match attempts.failed(&e, self.clock.now()) {
+                Decision::RetryAfter(d) => {
+                    tracing::debug!(
+                        role = doc.role,
+                        kind = e.kind().name(),
+                        wait_ms = d.as_millis() as u64,
+                        "ERP write failed; retrying"
+                    );
+                    self.sleeper.sleep(d).await;
+                    look_up_first = unknown;
+                }
+                Decision::GiveUp => {
+                    if unknown && *e.kind() != ErrorKind::Conflict {
+                        if let Some(id) = self.look_up(doc).await? {
+                            self.finish_posted(doc, env, &id).await?;
+                            return Ok(id);
+                        }
+                    }
+                    let e = e.persist();
+                    self.store
+                        .finish(
+                            &doc.key,
+                            &Outcome::Failed(e.reason().as_str().into_owned()),
+                            None,
+                            self.clock.now(),
+                        )
+                        .await
+                        .map_err(Fail::Infra)?;
+                    return Err(Fail::Record(e));
+                }
+            }
+        }
+    }
+
+    async fn look_up(&self, doc: &Doc) -> std::result::Result<Option<ErpDocumentId>, Fail> {
+        match self
+            .with_retry("find_by_idempotency_key", || {
+                self.erp.find_by_idempotency_key(&doc.key)
+            })
+            .await
+        {
+            Ok(found) => Ok(found.map(|r| r.id)),
+            Err(e) if e.is_temporary() || e.retry() == marketsync_core::Retry::Persistent => {
+                Err(Fail::Infra(e))
+            }
+            Err(e) => Err(Fail::Record(e)),
+        }
+    }
+
+    async fn finish_posted(
+        &self,
+        doc: &Doc,
+        env: &Envelope<Order>,
+        id: &ErpDocumentId,
+    ) -> std::result::Result<(), Fail> {
+        let (erp_kind, rulebook_version) = match doc.request {
+            DocRequest::SalesOrder(_) => (ErpDocumentKind::SalesOrder, None),
+            DocRequest::Journal(_) => (
+                ErpDocumentKind::JournalEntry,
+                Some(self.mapper.rulebook().version.clone()),
+            ),
+        };
+        let lineage = Lineage {
+            document_key: doc.key.clone(),
+            event_key: env.idempotency_key.clone(),
+            record: RecordKey {
+                channel: env.channel.clone(),
+                shop: env.shop.clone(),
+                kind: env.kind.clone(),
+                external_id: env.external_id.clone(),
+            },
+            revision: env.revision.clone(),
+            content_hash: Some(env.content_hash.clone()),
+            role: doc.role.into(),
+            erp_document: id.clone(),
+            erp_kind: kind_name(&erp_kind),
+            rulebook_version,
+            settlement_id: None,
+            settlement_line: None,
+            payout_id: None,
+            at: self.clock.now(),
+        };
+        self.store
+            .finish(
+                &doc.key,
+                &Outcome::Posted(id.clone()),
+                Some(&lineage),
+                self.clock.now(),
+            )
+            .await
+            .map_err(Fail::Infra)
+    }
+
+    async fn with_retry<T, F, Fut>(&self, op: &'static str, mut f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut attempts = self.config.retry.start(self.clock.now(), &self.rng);
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) => match attempts.failed(&e, self.clock.now()) {
+                    Decision::RetryAfter(d) => {
+                        tracing::debug!(
+                            op,
+                            kind = e.kind().name(),
+                            wait_ms = d.as_millis() as u64,
+                            "call failed; retrying"
+                        );
+                        self.sleeper.sleep(d).await;
+                    }
+                    Decision::GiveUp => return Err(e.persist().with_context("operation", op)),
+                },
+            }
+        }
+    }
+
+    // ---- replay ----
+
+    /// Re-runs one open exception after a fix. A record that normalized is re-mapped from its
+    /// stored canonical form; a malformed one is fetched again from `connector` (by id, in the
+    /// window it was seen in). Audited; replaying a closed exception does nothing.
+    pub async fn replay_exception(
+        &self,
+        id: i64,
+        actor: &str,
+        connector: Option<&dyn MarketplaceConnector>,
+    ) -> Result<ReplayResult> {
+        let x = self.store.exception(id).await?.ok_or_else(|| {
+            Error::new(ErrorKind::NotFound, "no such exception").with_context("exception", id)
+        })?;
+        let result = if x.status != ExceptionStatus::Open {
+            ReplayResult::NotOpen(x.status)
+        } else if let Some(canonical) = &x.canonical {
+            let order: Order = serde_json::from_value(canonical.clone()).map_err(|e| {
+                Error::new(
+                    ErrorKind::Unexpected,
+                    format!("unreadable canonical record: {e}"),
+                )
+            })?;
+            let raw = match &x.content_hash {
+                Some(h) => self.store.raw(h).await?,
+                None => None,
+            };
+            ReplayResult::Ran(
+                self.handle_order(&x.stream, order, raw.as_ref(), x.window, Mode::Replay)
+                    .await?,
+            )
+        } else {
+            match (connector, &x.external_id, x.window) {
+                (Some(c), Some(ext), Some(window)) => {
+                    self.refetch_one(c, &x.stream, ext, window).await?
+                }
+                _ => ReplayResult::NotFound,
+            }
+        };
+        let succeeded = matches!(
+            result,
+            ReplayResult::Ran(
+                EventOutcome::Posted { .. }
+                    | EventOutcome::NoEffect
+                    | EventOutcome::Duplicate
+                    | EventOutcome::Stale
+            )
+        );
+        if succeeded {
+            self.store
+                .set_exception_status(id, ExceptionStatus::Replayed, self.clock.now())
+                .await?;
+        }
+        self.store
+            .append_audit(&NewAudit {
+                at: self.clock.now(),
+                actor: actor.into(),
+                action: "replay_exception".into(),
+                subject: format!("exception:{id}"),
+                detail: serde_json::json!({
+                    "reason": x.reason.as_str(),
+                    "result": format!("{result:?}"),
+                    "replayed": succeeded,
+                    "worker": self.config.worker_id,
+                }),
+            })
+            .await?;
+        Ok(result)
+    }
+
+    async fn refetch_one(
+        &self,
+        connector: &dyn MarketplaceConnector,
+        stream: &StreamKey,
+        external_id: &str,
+        window: TimeWindow,
+    ) -> Result<ReplayResult> {
+        let mut query = FetchQuery::new(window).with_page_size(self.config.page_size);
+        query.ids = vec![marketsync_core::OrderId::new(external_id)];
+        loop {
+            let page = self
+                .with_retry("fetch_orders", || connector.fetch_orders(&query))
+                .await?;
+            let next = page.next_cursor.clone();
+            for item in page.items {
+                if item.external_id.as_deref() != Some(external_id) {
+                    continue;
+                }
+                self.store
+                    .archive_raw(std::slice::from_ref(&item.raw), self.clock.now())
+                    .await?;
+                return Ok(match item.outcome {
+                    Ok(order) => ReplayResult::Ran(
+                        self.handle_order(
+                            stream,
+                            order,
+                            Some(&item.raw),
+                            Some(window),
+                            Mode::Replay,
+                        )
+                        .await?,
+                    ),
+                    Err(e) => {
+                        let x = self
+                            .store
+                            .record_exception(&NewException {
+                                stream: stream.clone(),
+                                kind: EventKind::Order,
+                                external_id: item.external_id,
+                                event_key: None,
+                                reason: e.reason(),
+                                message: e.message().to_owned(),
+                                raw: Some(item.raw),
+                                canonical: None,
+                                window: Some(window),
+                                now: self.clock.now(),
+                            })
+                            .await?;
+                        ReplayResult::Ran(EventOutcome::Exception(x.id))
+                    }
+                });
+            }
+            match next {
+                Some(c) => query = query.with_cursor(Some(c)),
+                None => return Ok(ReplayResult::NotFound),
+            }
+        }
+    }
+
+    /// Re-runs every order of a connector updated inside `window` (after a rule fix). Events
+    /// already posted stay as they are (replays are idempotent); failed ones are retried. The
+    /// stream's cursor is not touched. Audited, with the counts.
+    pub async fn replay_range(
+        &self,
+        connector: &dyn MarketplaceConnector,
+        window: TimeWindow,
+        actor: &str,
+    ) -> Result<SyncReport> {
+        let stream = StreamKey::new(connector.channel(), connector.shop(), "orders");
+        let mut report = SyncReport::default();
+        let mut query = FetchQuery::new(window).with_page_size(self.config.page_size);
+        loop {
+            let page = self
+                .with_retry("fetch_orders", || connector.fetch_orders(&query))
+                .await?;
+            let next = page.next_cursor.clone();
+            self.handle_page(&stream, window, page, Mode::Replay, &mut report)
+                .await?;
+            match next {
+                Some(c) => query = query.with_cursor(Some(c)),
+                None => break,
+            }
+        }
+        self.store
+            .append_audit(&NewAudit {
+                at: self.clock.now(),
+                actor: actor.into(),
+                action: "replay_range".into(),
+                subject: format!(
+                    "{stream} [{}, {})",
+                    window.start.to_rfc3339(),
+                    window.end.to_rfc3339()
+                ),
+                detail: serde_json::json!({
+                    "fetched": report.fetched,
+                    "posted": report.posted,
+                    "duplicates": report.duplicates,
+                    "exceptions": report.exceptions,
+                    "worker": self.config.worker_id,
+                }),
+            })
+            .await?;
+        Ok(report)
+    }
+}
+
+fn kind_name(k: &ErpDocumentKind) -> String {
+    match k {
+        ErpDocumentKind::SalesOrder => "sales_order".into(),
+        ErpDocumentKind::JournalEntry => "journal_entry".into(),
+        ErpDocumentKind::Fulfilment => "fulfilment".into(),
+        ErpDocumentKind::Refund => "refund".into(),
+        ErpDocumentKind::Other(s) => s.clone(),
+        _ => "other".into(),
+    }
+}

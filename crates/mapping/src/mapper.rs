@@ -199,6 +199,26 @@ impl Mapper {
         &self.rulebook
     }
 
+    /// The ERP item of every order line, through the attached SKU map (what an ERP sales order
+    /// is booked with). Empty when no SKU map is attached (adapters then use the channel's SKU
+    /// as the item code); an unmapped SKU is `UnknownSku`.
+    pub fn resolve_items(
+        &self,
+        order: &Order,
+    ) -> Result<BTreeMap<marketsync_core::OrderLineId, marketsync_core::ErpItemId>, Error> {
+        let Some(map) = &self.skus else {
+            return Ok(BTreeMap::new());
+        };
+        order
+            .lines
+            .iter()
+            .map(|l| {
+                map.resolve_line(&order.channel, &order.shop, l)
+                    .map(|r| (l.line_id.clone(), r.item))
+            })
+            .collect()
+    }
+
     fn settings(&self, ctx: &Context) -> Result<(&EntitySettings, Tz), Error> {
         let s = self.rulebook.entity(&ctx.entity)?;
         Ok((s, parse_tz(&s.time_zone)?))

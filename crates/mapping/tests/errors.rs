@@ -26,9 +26,16 @@ fn unknown_sku_fails_the_accrual() -> R {
     assert_eq!(err.context_value("channel"), Some("tmall"));
     assert_eq!(err.context_value("shop"), Some("main"));
     assert_eq!(err.context_value("alias"), Some("TEA-250G"));
+    let err = mapper
+        .resolve_items(&tmall_order())
+        .err()
+        .ok_or("expected UnknownSku")?;
+    assert_eq!(err.reason(), ReasonCode::UnknownSku);
     // Once mapped, the revenue line carries the ERP item.
     let skus = SkuMap::new().with(Channel::Tmall, AliasKind::SellerSku, "TEA-250G", "100045")?;
     let mapper = mapper.with_sku_map(Arc::new(skus));
+    let items = mapper.resolve_items(&tmall_order())?;
+    assert!(!items.is_empty() && items.values().all(|i| i.as_str() == "100045"));
     let e = mapper.order_accrual(&tmall_order(), &ctx())?;
     let revenue = e
         .lines

@@ -368,6 +368,11 @@ impl Engine {
         &self.store
     }
 
+    /// Now, on the engine's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// Syncs a connector's orders until shutdown, pausing `interval` between passes. A failed
     /// pass is logged and retried at the next one (its cursor did not move).
     pub async fn run(
@@ -708,10 +713,10 @@ impl Engine {
             let key = sales_order_key(order);
             let doc = Doc {
                 role: "sales_order",
-                request: DocRequest::SalesOrder(Box::new(SalesOrderRequest::new(
-                    key.clone(),
-                    order.clone(),
-                ))),
+                request: DocRequest::SalesOrder(Box::new(
+                    SalesOrderRequest::new(key.clone(), order.clone())
+                        .with_items(self.mapper.resolve_items(order).map_err(Fail::Record)?),
+                )),
                 key,
             };
             let id = self.post_document(&doc, env).await?;

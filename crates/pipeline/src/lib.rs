@@ -4,6 +4,9 @@
 pub mod atp;
 pub mod clock;
 pub mod engine;
+#[cfg(feature = "nats")]
+pub mod nats;
+pub mod queue;
 pub mod report;
 pub mod retry;
 pub mod store;
@@ -15,4 +18,7 @@ pub use store::{
 
 pub use clock::{Clock, ManualClock, Sleeper, SystemClock, TokioSleeper};
 pub use engine::{Engine, EngineConfig, EventOutcome, ReplayResult, ShutdownHandle, SyncReport};
+pub use queue::{
+    InProcessQueue, QueuedOrder, WorkItem, WorkQueue, WorkerOptions, WorkerReport, run_worker,
+};
 pub use retry::RetryPolicy;

@@ -14,6 +14,9 @@
 //! race on the unique constraint or comes later — is [`Claim::Existing`] with the entry that won.
 //! The shared [`conformance`] suite proves it, on SQLite (in memory and on disk) and PostgreSQL.
 
+// Without a backend feature the shared helpers below have no user.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+
 use std::fmt;
 use std::time::Duration;
 

@@ -324,3 +324,95 @@ impl MarketplaceConnector for FaultyConnector {
         self.inner.confirm_shipment(s, k).await
     }
 }
+
+/// A published order-event stream: every order once, some with an older revision published
+/// before (a real amendment sequence) or after (stale), and some published twice.
+pub(crate) fn event_stream(seed: u64, n: usize) -> Vec<marketsync_pipeline::WorkItem> {
+    use marketsync_pipeline::QueuedOrder;
+    let orders = marketsync_testkit::Generator::new(marketsync_testkit::GeneratorConfig::new(seed))
+        .orders(n);
+    let mut rng = Rng::new(seed ^ 0xabcdef);
+    let mut out = Vec::new();
+    let mut seq = 0_u64;
+    let mut push = |o: &Order, out: &mut Vec<marketsync_pipeline::WorkItem>| {
+        seq += 1;
+        let raw = RawRecord::json(serde_json::to_vec(o).unwrap(), Some("test.events"));
+        let mut o = o.clone();
+        o.raw = Some(raw.reference());
+        out.push(QueuedOrder::item(o, Some(&raw), format!("pub-{seq}")).unwrap());
+    };
+    for o in &orders {
+        let span = o.updated_at - o.placed_at;
+        let older = (span > chrono::Duration::seconds(2)
+            && o.status != OrderStatus::PendingPayment
+            && rng.chance(25))
+        .then(|| {
+            let mut r0 = o.clone();
+            r0.updated_at = o.placed_at + span / 2;
+            r0.revision = Revision::UpdatedAt(r0.updated_at);
+            r0.status = OrderStatus::AwaitingFulfilment;
+            r0.paid_at = r0.paid_at.or(Some(o.placed_at));
+            for l in &mut r0.lines {
+                l.quantity_shipped = 0;
+            }
+            r0
+        });
+        if let Some(r0) = &older {
+            if rng.chance(50) {
+                push(r0, &mut out);
+            }
+        }
+        push(o, &mut out);
+        if rng.chance(8) {
+            push(o, &mut out);
+        }
+        if let Some(r0) = &older {
+            if rng.chance(50) {
+                push(r0, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// The ERP's documents by idempotency key: (kind, payload).
+pub(crate) fn documents(erp: &InMemoryErp) -> BTreeMap<String, (String, serde_json::Value)> {
+    erp.documents()
+        .into_iter()
+        .map(|d| {
+            (
+                d.key.to_string(),
+                (format!("{:?}", d.reference.kind), d.payload),
+            )
+        })
+        .collect()
+}
+
+/// What one worker alone makes of `items` (in-memory SQLite, in-process queue).
+pub(crate) async fn single_worker_reference(
+    items: &[marketsync_pipeline::WorkItem],
+) -> InMemoryErp {
+    use marketsync_pipeline::{InProcessQueue, WorkQueue, WorkerOptions, run_worker};
+    let erp = InMemoryErp::new("erp");
+    let clock = ManualClock::new(t0());
+    let engine = engine(memory_store().await, Arc::new(erp.clone()), &clock, "solo");
+    let queue = InProcessQueue::new(12, items.len() + 1);
+    for i in items {
+        queue.publish(i).await.unwrap();
+    }
+    let all: Vec<u32> = (0..12).collect();
+    let r = run_worker(
+        &engine,
+        &queue,
+        &all,
+        WorkerOptions {
+            poll: Duration::from_millis(1),
+            stop_after_idle_polls: Some(2),
+            retry_delay: Duration::from_millis(1),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.acked as usize, items.len());
+    erp
+}

@@ -134,10 +134,29 @@ fn tax_kind(title: Option<&str>) -> TaxKind {
     }
 }
 
+/// Where the goods go, for the jurisdiction of destination-based taxes: the country for VAT
+/// and GST, the state or province for US/CA sales tax.
+#[derive(Clone, Copy, Default)]
+struct Destination<'a> {
+    country: Option<&'a str>,
+    province: Option<&'a str>,
+}
+
+impl Destination<'_> {
+    fn jurisdiction(&self, kind: &TaxKind) -> Option<String> {
+        match kind {
+            TaxKind::Vat | TaxKind::Gst => self.country.map(str::to_owned),
+            TaxKind::SalesTax => self.province.or(self.country).map(str::to_owned),
+            TaxKind::Other(_) => None,
+        }
+    }
+}
+
 fn tax_lines(
     lines: &[wire::TaxLine],
     c: Currency,
     included: bool,
+    destination: Destination<'_>,
     field: &'static str,
 ) -> Result<Vec<TaxLine>> {
     lines
@@ -150,8 +169,10 @@ fn tax_lines(
                     })?),
                     None => None,
                 };
+            let kind = tax_kind(t.title.as_deref());
             Ok(TaxLine {
-                kind: tax_kind(t.title.as_deref()),
+                jurisdiction: destination.jurisdiction(&kind),
+                kind,
                 rate,
                 amount: shop_money(&t.price_set, c, field)?,
                 included_in_price: included,
@@ -160,7 +181,6 @@ fn tax_lines(
                 } else {
                     TaxCollector::Seller
                 },
-                jurisdiction: None,
             })
         })
         .collect()
@@ -278,6 +298,16 @@ pub fn order(w: &wire::Order, ctx: &NormalizeContext, raw: &RawRecord) -> Result
         .map(|t| parse_time(t, "processedAt"))
         .transpose()?;
     let cancelled = w.cancelled_at.is_some();
+    let destination = Destination {
+        country: w
+            .shipping_address
+            .as_ref()
+            .and_then(|a| a.country_code_v2.as_deref()),
+        province: w
+            .shipping_address
+            .as_ref()
+            .and_then(|a| a.province_code.as_deref()),
+    };
 
     // Units shipped per line, from successful fulfilments (split fulfilments add up).
     let mut shipped_by_line: BTreeMap<&str, u64> = BTreeMap::new();
@@ -309,7 +339,13 @@ pub fn order(w: &wire::Order, ctx: &NormalizeContext, raw: &RawRecord) -> Result
             quantity,
             unit_price: shop_money(&li.original_unit_price_set, c, "originalUnitPriceSet")?,
             discounts: discounts(&li.discount_allocations, c, "lineItems.discountAllocations")?,
-            taxes: tax_lines(&li.tax_lines, c, w.taxes_included, "lineItems.taxLines")?,
+            taxes: tax_lines(
+                &li.tax_lines,
+                c,
+                w.taxes_included,
+                destination,
+                "lineItems.taxLines",
+            )?,
             fulfilment_channel: None,
             raw_status: None,
             quantity_shipped: u32::try_from(shipped).unwrap_or(u32::MAX),
@@ -335,7 +371,13 @@ pub fn order(w: &wire::Order, ctx: &NormalizeContext, raw: &RawRecord) -> Result
                 c,
                 "shippingLines.discountAllocations",
             )?,
-            taxes: tax_lines(&s.tax_lines, c, w.taxes_included, "shippingLines.taxLines")?,
+            taxes: tax_lines(
+                &s.tax_lines,
+                c,
+                w.taxes_included,
+                destination,
+                "shippingLines.taxLines",
+            )?,
             method: s.title.clone(),
         });
     }

@@ -260,23 +260,31 @@ pub struct ListCursor {
 }
 
 impl ListCursor {
-    /// Encodes as `top1:<start unix>:<end unix>:<page or 0>`.
+    /// Encodes as `top2:<start unix ns>:<end unix ns>:<page or 0>`: nanosecond precision, so a
+    /// window ending at "now" (with a fraction of a second) resumes onto the same slices.
     pub fn encode(&self) -> Cursor {
+        let ns = |t: DateTime<Utc>| {
+            t.timestamp_nanos_opt()
+                .unwrap_or(t.timestamp() * 1_000_000_000)
+        };
         Cursor::new(format!(
-            "top1:{}:{}:{}",
-            self.slice.start.timestamp(),
-            self.slice.end.timestamp(),
+            "top2:{}:{}:{}",
+            ns(self.slice.start),
+            ns(self.slice.end),
             self.page.unwrap_or(0)
         ))
     }
 
-    /// Decodes a cursor issued by [`ListCursor::encode`].
+    /// Decodes a cursor issued by [`ListCursor::encode`] (`top2`, nanoseconds) or by earlier
+    /// versions (`top1`, whole seconds).
     pub fn decode(c: &Cursor) -> Result<ListCursor> {
         let bad = || Error::new(ErrorKind::ConfigInvalid, format!("not a Tmall cursor: {c}"));
         let mut parts = c.as_str().split(':');
-        if parts.next() != Some("top1") {
-            return Err(bad());
-        }
+        let nanos = match parts.next() {
+            Some("top2") => true,
+            Some("top1") => false,
+            _ => return Err(bad()),
+        };
         let mut n = || -> Result<i64> {
             parts
                 .next()
@@ -284,8 +292,15 @@ impl ListCursor {
                 .ok_or_else(bad)
         };
         let (s, e, p) = (n()?, n()?, n()?);
-        let start = DateTime::<Utc>::from_timestamp(s, 0).ok_or_else(bad)?;
-        let end = DateTime::<Utc>::from_timestamp(e, 0).ok_or_else(bad)?;
+        let at = |v: i64| {
+            if nanos {
+                Some(DateTime::<Utc>::from_timestamp_nanos(v))
+            } else {
+                DateTime::<Utc>::from_timestamp(v, 0)
+            }
+        };
+        let start = at(s).ok_or_else(bad)?;
+        let end = at(e).ok_or_else(bad)?;
         let slice = TimeWindow::new(start, end).ok_or_else(bad)?;
         let page = u32::try_from(p).map_err(|_| bad())?;
         Ok(ListCursor {
@@ -539,6 +554,22 @@ mod tests {
         }
         assert!(ListCursor::decode(&Cursor::new("nope")).is_err());
         assert!(ListCursor::decode(&Cursor::new("top1:5:1:0")).is_err());
+    }
+
+    #[test]
+    fn cursors_keep_sub_second_windows() {
+        let start = DateTime::<Utc>::from_timestamp(1_700_000_000, 123_456_789).unwrap();
+        let slice = TimeWindow::new(start, start + chrono::Duration::milliseconds(1500)).unwrap();
+        let c = ListCursor {
+            slice,
+            page: Some(3),
+        };
+        let back = ListCursor::decode(&c.encode()).unwrap();
+        assert_eq!(back.slice, slice);
+        assert_eq!(back.page, Some(3));
+        let old = ListCursor::decode(&Cursor::new("top1:1700000000:1700003600:0")).unwrap();
+        assert_eq!(old.page, None);
+        assert!(ListCursor::decode(&Cursor::new("nope:1:2:3")).is_err());
     }
 
     #[test]

@@ -176,6 +176,7 @@ fn tax_lines_exclusive_and_included() {
     assert_eq!(t.rate, Some(dec!(0.04)));
     assert!(!t.included_in_price);
     assert_eq!(t.collected_by, TaxCollector::Seller);
+    assert_eq!(t.jurisdiction.as_deref(), Some("KY"));
 
     // An EU shop with VAT included in prices: the total is goods − discounts + shipping.
     let mut v = base_order();
@@ -194,6 +195,11 @@ fn tax_lines_exclusive_and_included() {
     assert_eq!(t.buyer_total.amount, dec!(65.50));
     assert_eq!(o.lines[0].taxes[0].kind, TaxKind::Vat);
     assert!(o.lines[0].taxes[0].included_in_price);
+    // Destination-based: VAT's jurisdiction is the ship-to country (sales tax: the state).
+    v["shippingAddress"]["countryCodeV2"] = json!("DE");
+    let o = run(&v).unwrap();
+    assert_eq!(o.lines[0].taxes[0].jurisdiction.as_deref(), Some("DE"));
+    assert_eq!(o.shipping[0].taxes[0].jurisdiction.as_deref(), Some("DE"));
 
     // A tax a marketplace channel remits.
     let mut v = base_order();

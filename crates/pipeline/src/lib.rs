@@ -7,6 +7,7 @@ pub mod engine;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod queue;
+pub mod ratelimit;
 pub mod report;
 pub mod retry;
 pub mod store;
@@ -21,4 +22,5 @@ pub use engine::{Engine, EngineConfig, EventOutcome, ReplayResult, ShutdownHandl
 pub use queue::{
     InProcessQueue, QueuedOrder, WorkItem, WorkQueue, WorkerOptions, WorkerReport, run_worker,
 };
+pub use ratelimit::{GovernedConnector, GovernedErp, Priority, TokenBudget};
 pub use retry::RetryPolicy;

@@ -166,7 +166,7 @@ pub fn render(model: &ReportModel) -> String {
         h,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>\
          body{{font-family:system-ui,sans-serif;margin:2rem;color:#111}}h1{{font-size:1.6rem}}\
-         table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:4px 8px}}\
+         table{{border-collapse:collapse;margin:1rem 0;font-size:.85rem}}td,th{{border:1px solid #ccc;padding:3px 6px}}\
          th{{background:#f3f4f6}}.num{{text-align:right;font-variant-numeric:tabular-nums}}\
          figure{{margin:1rem 0}}figcaption{{font-weight:600;margin-bottom:.3rem}}</style></head><body>\
          <h1>{t}</h1><p>Generated {g}</p>",

@@ -19,6 +19,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the end-to-end demo: Tmall and Shopify simulators → pipeline (SQLite) → NetSuite
+    /// simulator, with a summary and an HTML report.
+    Demo {
+        /// SQLite database file (replaced).
+        #[arg(long, default_value = "marketsync-demo.db")]
+        db: PathBuf,
+        /// HTML report file.
+        #[arg(long, default_value = "marketsync-report.html")]
+        report: PathBuf,
+        /// Tmall trades to generate.
+        #[arg(long, default_value_t = 2000)]
+        tmall_orders: usize,
+        /// Shopify orders to generate.
+        #[arg(long, default_value_t = 600)]
+        shopify_orders: usize,
+        /// Seed of the generated data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Write the JSON Schemas (2020-12) of the canonical model and the rulebook.
     Schema {
         /// Output directory (created if missing).
@@ -42,10 +61,32 @@ fn schema(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+fn demo(opts: marketsync_cli::demo::DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(marketsync_cli::demo::run(&opts))?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Schema { out } => schema(out),
+        Command::Demo {
+            db,
+            report,
+            tmall_orders,
+            shopify_orders,
+            seed,
+        } => demo(marketsync_cli::demo::DemoOptions {
+            db: db.clone(),
+            report: report.clone(),
+            tmall_orders: *tmall_orders,
+            shopify_orders: *shopify_orders,
+            seed: *seed,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

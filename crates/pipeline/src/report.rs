@@ -315,6 +315,12 @@ impl KpiRecorder {
     pub fn duplicate(&mut self) {
         self.duplicates += 1;
     }
+    /// Adds counts at once (e.g. from a sync report): records received, ingested, duplicates.
+    pub fn add(&mut self, received: u64, ingested: u64, duplicates: u64) {
+        self.received += received;
+        self.ingested += ingested;
+        self.duplicates += duplicates;
+    }
     /// An exception was raised.
     pub fn exception(&mut self, reason: &ReasonCode) {
         *self.exceptions.entry(reason.to_string()).or_default() += 1;

@@ -55,7 +55,7 @@ impl Default for DemoOptions {
             db: PathBuf::from("marketsync-demo.db"),
             report: PathBuf::from("marketsync-report.html"),
             tmall_orders: 2_000,
-            shopify_orders: 600,
+            shopify_orders: 400,
             seed: 2026,
         }
     }
@@ -349,9 +349,11 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
     })
     .await?;
     let shopify = shopify_sim::start(shopify_sim::ShopifySimConfig {
-        // Shopify Plus-sized bucket: throttling still happens, and is honoured.
+        // An enterprise-sized bucket (20,000 points, 2,000/s restore): throttling still
+        // happens when the bucket runs dry, and the engine waits exactly as long as Shopify
+        // says.
         maximum_available: 20_000.0,
-        restore_rate: 1_000.0,
+        restore_rate: 2_000.0,
         window_start: shopify_start,
         order_count: opts.shopify_orders,
         ..shopify_sim::ShopifySimConfig::default()

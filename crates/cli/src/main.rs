@@ -32,7 +32,7 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         tmall_orders: usize,
         /// Shopify orders to generate.
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = 400)]
         shopify_orders: usize,
         /// Seed of the generated data.
         #[arg(long, default_value_t = 2026)]

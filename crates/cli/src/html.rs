@@ -273,6 +273,15 @@ pub fn render(model: &ReportModel) -> String {
     }
 
     let k = &model.kpis;
+    let latency = |l: &marketsync_pipeline::report::LatencySummary, unit_ms: bool| {
+        if l.count == 0 {
+            "n/a (not measured in this run)".to_owned()
+        } else if unit_ms {
+            format!("{} ms / {} ms", l.p50.as_millis(), l.p95.as_millis())
+        } else {
+            format!("{} s / {} s", l.p50.as_secs(), l.p95.as_secs())
+        }
+    };
     let _ = writeln!(
         h,
         "<h2>KPIs</h2><table>\
@@ -280,16 +289,15 @@ pub fn render(model: &ReportModel) -> String {
          <tr><th>ingestion success rate</th><td class=\"num\">{:.2}%</td></tr>\
          <tr><th>duplicate rate</th><td class=\"num\">{:.2}%</td></tr>\
          <tr><th>share needing manual action</th><td class=\"num\">{:.2}%</td></tr>\
-         <tr><th>inventory update latency p50 / p95</th><td class=\"num\">{} ms / {} ms</td></tr>\
-         <tr><th>settlement reconciliation cycle p95</th><td class=\"num\">{} s</td></tr>\
+         <tr><th>inventory update latency p50 / p95</th><td class=\"num\">{}</td></tr>\
+         <tr><th>settlement reconciliation cycle p50 / p95</th><td class=\"num\">{}</td></tr>\
          </table></body></html>",
         k.received,
         k.ingestion_success_rate * 100.0,
         k.duplicate_rate * 100.0,
         k.manual_action_share * 100.0,
-        k.inventory_update_latency.p50.as_millis(),
-        k.inventory_update_latency.p95.as_millis(),
-        k.settlement_reconciliation_cycle.p95.as_secs(),
+        escape(&latency(&k.inventory_update_latency, true)),
+        escape(&latency(&k.settlement_reconciliation_cycle, false)),
     );
     h
 }

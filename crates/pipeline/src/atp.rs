@@ -35,6 +35,10 @@ pub struct ChannelAllocation {
     /// Show zero when the share would be at or below this (protects the last units from being
     /// sold twice by channels that update slowly).
     pub zero_at_or_below: Option<u32>,
+    /// ERP item → the SKU this channel lists it under. Empty: the channel uses the ERP codes.
+    /// Not empty: only listed items are pushed, under their channel SKU.
+    #[serde(default)]
+    pub listings: BTreeMap<Sku, Sku>,
 }
 
 impl ChannelAllocation {
@@ -46,6 +50,22 @@ impl ChannelAllocation {
             share_bps: 10_000,
             cap: None,
             zero_at_or_below: None,
+            listings: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the ERP item → channel SKU listings.
+    pub fn with_listings(mut self, listings: BTreeMap<Sku, Sku>) -> ChannelAllocation {
+        self.listings = listings;
+        self
+    }
+
+    /// The channel's SKU for an ERP item, or `None` when the channel does not list it.
+    pub fn channel_sku(&self, item: &Sku) -> Option<Sku> {
+        if self.listings.is_empty() {
+            Some(item.clone())
+        } else {
+            self.listings.get(item).cloned()
         }
     }
 
@@ -125,7 +145,10 @@ pub struct AtpEngine {
     /// Units sold on channels and not yet shipped, per order (so a new revision replaces).
     open_orders: BTreeMap<OrderId, BTreeMap<Sku, i64>>,
     channel_reserved: BTreeMap<Sku, i64>,
+    /// Keyed by (channel, shop, channel SKU).
     shown: BTreeMap<(Channel, ShopId, Sku), Shown>,
+    /// (channel, shop, channel SKU) → ERP item, for acknowledgements.
+    items: BTreeMap<(Channel, ShopId, Sku), Sku>,
     dirty: BTreeSet<Sku>,
     changed_at: BTreeMap<Sku, DateTime<Utc>>,
     stats: AtpStats,
@@ -173,9 +196,21 @@ impl AtpEngine {
         }
     }
 
+    /// A marketplace order (any revision) whose line SKUs are the ERP's codes; see
+    /// [`AtpEngine::on_order_resolved`] for channels with their own SKUs.
+    pub fn on_order(&mut self, order: &Order) {
+        self.on_order_resolved(order, &BTreeMap::new());
+    }
+
     /// A marketplace order (any revision): paid, unshipped units reserve stock until shipped;
     /// a cancelled or fully shipped order releases its reservation. Idempotent per revision.
-    pub fn on_order(&mut self, order: &Order) {
+    /// `items` maps order lines to ERP items (e.g. `Mapper::resolve_items`); a line without an
+    /// entry reserves under its own SKU.
+    pub fn on_order_resolved(
+        &mut self,
+        order: &Order,
+        items: &BTreeMap<marketsync_core::OrderLineId, marketsync_core::ErpItemId>,
+    ) {
         let reserving = matches!(
             order.status,
             OrderStatus::AwaitingFulfilment | OrderStatus::PartiallyShipped
@@ -185,7 +220,10 @@ impl AtpEngine {
             for l in &order.lines {
                 let open = i64::from(l.quantity.saturating_sub(l.quantity_shipped));
                 if open > 0 {
-                    *now.entry(l.sku.clone()).or_default() += open;
+                    let sku = items
+                        .get(&l.line_id)
+                        .map_or_else(|| l.sku.clone(), |i| Sku::new(i.as_str()));
+                    *now.entry(sku).or_default() += open;
                 }
             }
         }
@@ -221,9 +259,17 @@ impl AtpEngine {
             let atp = self.atp(&sku);
             let computed_at = self.changed_at.remove(&sku).unwrap_or(now);
             for alloc in &self.policy.channels {
+                let Some(channel_sku) = alloc.channel_sku(&sku) else {
+                    continue;
+                };
                 self.stats.pairs_evaluated += 1;
                 let qty = alloc.quantity(atp);
-                let key = (alloc.channel.clone(), alloc.shop.clone(), sku.clone());
+                let key = (
+                    alloc.channel.clone(),
+                    alloc.shop.clone(),
+                    channel_sku.clone(),
+                );
+                self.items.insert(key.clone(), sku.clone());
                 let shown = self.shown.entry(key).or_default();
                 if shown.applied_qty == Some(qty) {
                     continue;
@@ -233,7 +279,7 @@ impl AtpEngine {
                 out.push(InventoryUpdate {
                     channel: alloc.channel.clone(),
                     shop: alloc.shop.clone(),
-                    sku: sku.clone(),
+                    sku: channel_sku,
                     location: None,
                     available: qty,
                     version: shown.last_issued,
@@ -249,6 +295,11 @@ impl AtpEngine {
     pub fn acknowledge(&mut self, updates: &[InventoryUpdate], acks: &[InventoryAck]) {
         for u in updates {
             let key = (u.channel.clone(), u.shop.clone(), u.sku.clone());
+            let item = self
+                .items
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| u.sku.clone());
             let ack = acks
                 .iter()
                 .find(|a| a.sku == u.sku && a.version == u.version);
@@ -259,7 +310,7 @@ impl AtpEngine {
                     self.stats.updates_applied += 1;
                 }
                 _ => {
-                    self.dirty.insert(u.sku.clone());
+                    self.dirty.insert(item);
                 }
             }
         }
@@ -268,11 +319,17 @@ impl AtpEngine {
     /// Marks every update of a failed push for another try.
     pub fn push_failed(&mut self, updates: &[InventoryUpdate]) {
         for u in updates {
-            self.dirty.insert(u.sku.clone());
+            let key = (u.channel.clone(), u.shop.clone(), u.sku.clone());
+            let item = self
+                .items
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| u.sku.clone());
+            self.dirty.insert(item);
         }
     }
 
-    /// What a channel was last acknowledged to show for a SKU.
+    /// What a channel was last acknowledged to show for one of its SKUs.
     pub fn shown(&self, channel: &Channel, shop: &ShopId, sku: &Sku) -> Option<u32> {
         self.shown
             .get(&(channel.clone(), shop.clone(), sku.clone()))

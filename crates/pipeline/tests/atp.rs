@@ -216,3 +216,57 @@ fn allocation_rules() {
     let updates = engine.micro_batch(t0());
     assert_eq!(updates[0].available, 1);
 }
+
+#[tokio::test]
+async fn channels_get_their_own_skus_and_orders_reserve_erp_items() {
+    let shops = shops();
+    let connectors: Vec<_> = shops.iter().map(|s| s.connector.clone()).collect();
+    let listing = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(item, sku)| (Sku::new(*item), Sku::new(*sku)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let policy = AtpPolicy {
+        channels: vec![
+            ChannelAllocation::full(Channel::Tmall, ShopId::new("tmall-flagship"))
+                .with_listings(listing(&[("ITEM-1", "SIM-00"), ("ITEM-2", "SIM-01")])),
+            // JD lists only ITEM-1.
+            ChannelAllocation::full(Channel::Jd, ShopId::new("jd-pop-1"))
+                .with_listings(listing(&[("ITEM-1", "JD-1")])),
+            ChannelAllocation::full(Channel::Shopify, ShopId::new("brand.myshopify.com")),
+        ],
+        ..AtpPolicy::default()
+    };
+    let mut engine = AtpEngine::new(policy);
+    engine.on_stock(&[position("ITEM-1", 6), position("ITEM-2", 2)]);
+    let s = push(&mut engine, &connectors, t0()).await;
+    assert_eq!(s.sent, 5, "tmall 2 + jd 1 + shopify 2");
+    assert_eq!(shops[0].market.stock(&Sku::new("SIM-00")).unwrap().0, 6);
+    assert_eq!(shops[1].market.stock(&Sku::new("JD-1")).unwrap().0, 6);
+    assert!(shops[1].market.stock(&Sku::new("ITEM-2")).is_none());
+    assert_eq!(shops[2].market.stock(&Sku::new("ITEM-1")).unwrap().0, 6);
+
+    // A Tmall order for SIM-00, resolved to ITEM-1, lowers ITEM-1 everywhere.
+    let mut generator = Generator::new(GeneratorConfig::new(4));
+    let o = order(&mut generator, &shops[0], "SIM-00", 4, 1);
+    let items = [(
+        o.lines[0].line_id.clone(),
+        marketsync_core::ErpItemId::new("ITEM-1"),
+    )]
+    .into_iter()
+    .collect();
+    engine.on_order_resolved(&o, &items);
+    let s = push(&mut engine, &connectors, t0()).await;
+    assert_eq!(s.sent, 3);
+    assert_eq!(shops[1].market.stock(&Sku::new("JD-1")).unwrap().0, 2);
+    assert_eq!(shops[2].market.stock(&Sku::new("ITEM-1")).unwrap().0, 2);
+    assert_eq!(
+        engine.shown(
+            &Channel::Tmall,
+            &ShopId::new("tmall-flagship"),
+            &Sku::new("SIM-00")
+        ),
+        Some(2)
+    );
+}

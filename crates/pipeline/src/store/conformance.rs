@@ -143,9 +143,77 @@ pub async fn run(store: Arc<dyn Store>) -> std::result::Result<Report, Failure> 
     claim_race(&mut ctx, 16).await?;
     many_key_race(&mut ctx).await?;
     heads_and_events(&mut ctx).await?;
+    snapshots(&mut ctx).await?;
     exceptions(&mut ctx).await?;
     audit(&mut ctx).await?;
     Ok(ctx.report)
+}
+
+async fn snapshots(ctx: &mut Ctx) -> Check<()> {
+    const C: &str = "snapshots";
+    let s = &*ctx.store;
+    let order = ctx.record("snap-order");
+    ensure(C, s.snapshot(&order).await.or_fail(C)?.is_none(), || {
+        "an unknown record has a snapshot".into()
+    })?;
+    let first = Snapshot {
+        record: order.clone(),
+        revision: Revision::Version(1),
+        parent: None,
+        body: serde_json::json!({"id": "snap-order", "v": 1}),
+        updated_at: ctx.now,
+    };
+    s.save_snapshot(&first).await.or_fail(C)?;
+    let got = s.snapshot(&order).await.or_fail(C)?;
+    ensure(C, got.as_ref() == Some(&first), || {
+        format!("saved {first:?}, read {got:?}")
+    })?;
+    // A later revision replaces the body.
+    let second = Snapshot {
+        revision: Revision::Version(2),
+        body: serde_json::json!({"id": "snap-order", "v": 2}),
+        updated_at: ctx.now + chrono::Duration::seconds(1),
+        ..first.clone()
+    };
+    s.save_snapshot(&second).await.or_fail(C)?;
+    let got = s.snapshot(&order).await.or_fail(C)?;
+    ensure(C, got.as_ref() == Some(&second), || {
+        format!("replaced with {second:?}, read {got:?}")
+    })?;
+    // Children are found by their parent, oldest first; other records are not.
+    let child = |id: &str, secs: i64| Snapshot {
+        record: RecordKey {
+            kind: EventKind::Refund,
+            ..ctx.record(id)
+        },
+        revision: Revision::Version(1),
+        parent: Some(order.clone()),
+        body: serde_json::json!({"refund": id}),
+        updated_at: ctx.now + chrono::Duration::seconds(secs),
+    };
+    let (r2, r1) = (child("snap-r2", 5), child("snap-r1", 3));
+    s.save_snapshot(&r2).await.or_fail(C)?;
+    s.save_snapshot(&r1).await.or_fail(C)?;
+    s.save_snapshot(&Snapshot {
+        parent: Some(ctx.record("snap-other")),
+        ..child("snap-r3", 4)
+    })
+    .await
+    .or_fail(C)?;
+    let kids = s.snapshots_of(&order).await.or_fail(C)?;
+    ensure(C, kids == vec![r1.clone(), r2.clone()], || {
+        format!("children of the order: {kids:?}")
+    })?;
+    ensure(
+        C,
+        s.snapshots_of(&ctx.record("snap-none"))
+            .await
+            .or_fail(C)?
+            .is_empty(),
+        || "a record without children has some".into(),
+    )?;
+    ctx.report.passed.push(C);
+    Ok(())
 }
 
 async fn schema(ctx: &mut Ctx) -> Check<()> {

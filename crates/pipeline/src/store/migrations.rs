@@ -15,7 +15,7 @@ pub struct Migration {
 }
 
 /// The schema version this crate migrates to.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Creates the migrations table (both dialects accept it).
 pub(crate) const BOOTSTRAP: &str = "CREATE TABLE IF NOT EXISTS ms_migrations (
@@ -142,6 +142,32 @@ CREATE INDEX IF NOT EXISTS ms_lineage_erp ON ms_lineage (erp_document);
 CREATE INDEX IF NOT EXISTS ms_lineage_event ON ms_lineage (event_key);
 CREATE INDEX IF NOT EXISTS ms_exception_status ON ms_exception (status, reason);
 CREATE INDEX IF NOT EXISTS ms_exception_record ON ms_exception (channel, shop, kind, external_id);
+"#,
+    },
+    Migration {
+        version: 3,
+        name: "record snapshots",
+        sqlite: r#"
+CREATE TABLE IF NOT EXISTS ms_snapshot (
+    channel TEXT NOT NULL, shop TEXT NOT NULL, kind TEXT NOT NULL, external_id TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    parent_channel TEXT, parent_shop TEXT, parent_kind TEXT, parent_id TEXT,
+    body TEXT NOT NULL, updated_at BIGINT NOT NULL,
+    PRIMARY KEY (channel, shop, kind, external_id)
+);
+CREATE INDEX IF NOT EXISTS ms_snapshot_parent
+    ON ms_snapshot (parent_channel, parent_shop, parent_kind, parent_id);
+"#,
+        postgres: r#"
+CREATE TABLE IF NOT EXISTS ms_snapshot (
+    channel TEXT NOT NULL, shop TEXT NOT NULL, kind TEXT NOT NULL, external_id TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    parent_channel TEXT, parent_shop TEXT, parent_kind TEXT, parent_id TEXT,
+    body TEXT NOT NULL, updated_at BIGINT NOT NULL,
+    PRIMARY KEY (channel, shop, kind, external_id)
+);
+CREATE INDEX IF NOT EXISTS ms_snapshot_parent
+    ON ms_snapshot (parent_channel, parent_shop, parent_kind, parent_id);
 "#,
     },
 ];

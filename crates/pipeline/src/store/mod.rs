@@ -9,6 +9,7 @@
 //! | lineage | `ms_lineage` | document key (unique) | with the ledger entry it belongs to |
 //! | audit log | `ms_audit` | sequence (append-only) | replays, resolutions, operator actions |
 //! | exception queue | `ms_exception` | fingerprint (unique) | when a record cannot be posted |
+//! | record snapshots | `ms_snapshot` | (channel, shop, kind, external id); indexed by parent | when an event is handled (canonical form, no personal data) |
 //!
 //! Both backends answer the same way: a second claim of an idempotency key — whether it loses a
 //! race on the unique constraint or comes later — is [`Claim::Existing`] with the entry that won.
@@ -227,6 +228,25 @@ pub struct Head {
     pub event_key: IdempotencyKey,
     /// Engine state for the record.
     pub state: serde_json::Value,
+    /// When it was written.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The canonical form of a record's latest handled revision, with the record it belongs to
+/// (a refund's order). The engine keeps orders here so a refund can be booked against the
+/// order it refunds, and refunds so a settlement can clear what they reversed.
+///
+/// Never holds personal data: the engine strips buyer and address before saving.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    /// The record.
+    pub record: RecordKey,
+    /// The revision the body is of.
+    pub revision: Revision,
+    /// The record it belongs to, if any (a refund's order).
+    pub parent: Option<RecordKey>,
+    /// The canonical record as JSON.
+    pub body: serde_json::Value,
     /// When it was written.
     pub updated_at: DateTime<Utc>,
 }
@@ -557,6 +577,27 @@ pub trait Store: Send + Sync {
 
     /// Open exceptions by reason (the exception-queue KPI).
     async fn exception_counts(&self) -> Result<Vec<(ReasonCode, u64)>>;
+
+    // --- snapshots (schema version 3) ---
+
+    /// Saves (or replaces) a record's snapshot. The default answers `Unsupported`, so stores
+    /// written before snapshots existed keep compiling; both built-in backends implement it.
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        let _ = snapshot;
+        Err(Error::unsupported("save_snapshot"))
+    }
+
+    /// A record's snapshot.
+    async fn snapshot(&self, record: &RecordKey) -> Result<Option<Snapshot>> {
+        let _ = record;
+        Err(Error::unsupported("snapshot"))
+    }
+
+    /// The snapshots whose parent is `parent` (an order's refunds), oldest first.
+    async fn snapshots_of(&self, parent: &RecordKey) -> Result<Vec<Snapshot>> {
+        let _ = parent;
+        Err(Error::unsupported("snapshots_of"))
+    }
 }
 
 // ---- helpers shared by the backends ----

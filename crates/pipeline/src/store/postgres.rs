@@ -856,4 +856,94 @@ impl Store for PgStore {
             })
             .collect()
     }
+
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        let c = self.conn().await;
+        let (pc, ps, pk, pid) = parent_cols(snapshot);
+        let r = &snapshot.record;
+        c.execute(
+            "INSERT INTO ms_snapshot (channel, shop, kind, external_id, revision, parent_channel, \
+             parent_shop, parent_kind, parent_id, body, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (channel, shop, kind, external_id) DO UPDATE SET \
+             revision = excluded.revision, parent_channel = excluded.parent_channel, \
+             parent_shop = excluded.parent_shop, parent_kind = excluded.parent_kind, \
+             parent_id = excluded.parent_id, body = excluded.body, \
+             updated_at = excluded.updated_at",
+            &[
+                &r.channel.name(),
+                &r.shop.as_str(),
+                &r.kind.name(),
+                &r.external_id,
+                &revision_json(&snapshot.revision)?,
+                &pc,
+                &ps,
+                &pk,
+                &pid,
+                &json_text(&snapshot.body),
+                &micros(snapshot.updated_at),
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn snapshot(&self, record: &RecordKey) -> Result<Option<Snapshot>> {
+        let c = self.conn().await;
+        let row = c
+            .query_opt(
+                &format!(
+                    "SELECT {SNAPSHOT_COLS} FROM ms_snapshot \
+                     WHERE channel = $1 AND shop = $2 AND kind = $3 AND external_id = $4"
+                ),
+                &[
+                    &record.channel.name(),
+                    &record.shop.as_str(),
+                    &record.kind.name(),
+                    &record.external_id,
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(snapshot_from).transpose()
+    }
+
+    async fn snapshots_of(&self, parent: &RecordKey) -> Result<Vec<Snapshot>> {
+        let c = self.conn().await;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {SNAPSHOT_COLS} FROM ms_snapshot \
+                     WHERE parent_channel = $1 AND parent_shop = $2 AND parent_kind = $3 \
+                     AND parent_id = $4 ORDER BY updated_at, kind, external_id"
+                ),
+                &[
+                    &parent.channel.name(),
+                    &parent.shop.as_str(),
+                    &parent.kind.name(),
+                    &parent.external_id,
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(snapshot_from).collect()
+    }
+}
+
+fn snapshot_from(r: &Row) -> Result<Snapshot> {
+    RawSnapshot {
+        channel: get(r, 0)?,
+        shop: get(r, 1)?,
+        kind: get(r, 2)?,
+        external_id: get(r, 3)?,
+        revision: get(r, 4)?,
+        parent_channel: get(r, 5)?,
+        parent_shop: get(r, 6)?,
+        parent_kind: get(r, 7)?,
+        parent_id: get(r, 8)?,
+        body: get(r, 9)?,
+        updated_at: get(r, 10)?,
+    }
+    .into_snapshot()
 }

@@ -141,3 +141,72 @@ impl RawLineage {
         })
     }
 }
+
+pub(crate) const SNAPSHOT_COLS: &str = "channel, shop, kind, external_id, revision, parent_channel, \
+                             parent_shop, parent_kind, parent_id, body, updated_at";
+
+/// A snapshot row as stored.
+pub(crate) struct RawSnapshot {
+    pub(crate) channel: String,
+    pub(crate) shop: String,
+    pub(crate) kind: String,
+    pub(crate) external_id: String,
+    pub(crate) revision: String,
+    pub(crate) parent_channel: Option<String>,
+    pub(crate) parent_shop: Option<String>,
+    pub(crate) parent_kind: Option<String>,
+    pub(crate) parent_id: Option<String>,
+    pub(crate) body: String,
+    pub(crate) updated_at: i64,
+}
+
+impl RawSnapshot {
+    pub(crate) fn into_snapshot(self) -> Result<Snapshot> {
+        let parent = match (
+            self.parent_channel,
+            self.parent_shop,
+            self.parent_kind,
+            self.parent_id,
+        ) {
+            (Some(c), Some(s), Some(k), Some(id)) => Some(RecordKey {
+                channel: parse_channel(&c)?,
+                shop: ShopId::new(s),
+                kind: kind_from_name(&k),
+                external_id: id,
+            }),
+            _ => None,
+        };
+        Ok(Snapshot {
+            record: RecordKey {
+                channel: parse_channel(&self.channel)?,
+                shop: ShopId::new(self.shop),
+                kind: kind_from_name(&self.kind),
+                external_id: self.external_id,
+            },
+            revision: parse_revision(&self.revision)?,
+            parent,
+            body: parse_json(&self.body)?,
+            updated_at: from_micros(self.updated_at)?,
+        })
+    }
+}
+
+/// The parent columns of a snapshot: (channel, shop, kind, external id).
+pub(crate) fn parent_cols(
+    s: &Snapshot,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
+    match &s.parent {
+        Some(p) => (
+            Some(p.channel.name().to_string()),
+            Some(p.shop.as_str().to_owned()),
+            Some(p.kind.name().to_owned()),
+            Some(p.external_id.clone()),
+        ),
+        None => (None, None, None, None),
+    }
+}

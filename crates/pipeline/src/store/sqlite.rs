@@ -809,6 +809,110 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        let s = snapshot.clone();
+        self.with(move |c| {
+            let (pc, ps, pk, pid) = parent_cols(&s);
+            let r = &s.record;
+            c.execute(
+                "INSERT INTO ms_snapshot (channel, shop, kind, external_id, revision, parent_channel, \
+                 parent_shop, parent_kind, parent_id, body, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                 ON CONFLICT (channel, shop, kind, external_id) DO UPDATE SET \
+                 revision = excluded.revision, parent_channel = excluded.parent_channel, \
+                 parent_shop = excluded.parent_shop, parent_kind = excluded.parent_kind, \
+                 parent_id = excluded.parent_id, body = excluded.body, \
+                 updated_at = excluded.updated_at",
+                params![
+                    r.channel.name(),
+                    r.shop.as_str(),
+                    r.kind.name(),
+                    r.external_id,
+                    revision_json(&s.revision)?,
+                    pc,
+                    ps,
+                    pk,
+                    pid,
+                    json_text(&s.body),
+                    micros(s.updated_at)
+                ],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn snapshot(&self, record: &RecordKey) -> Result<Option<Snapshot>> {
+        let rk = record.clone();
+        self.with(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {SNAPSHOT_COLS} FROM ms_snapshot \
+                     WHERE channel = ?1 AND shop = ?2 AND kind = ?3 AND external_id = ?4"
+                ),
+                params![
+                    rk.channel.name(),
+                    rk.shop.as_str(),
+                    rk.kind.name(),
+                    rk.external_id
+                ],
+                snapshot_row,
+            )
+            .optional()
+            .map_err(map_err)?
+            .map(RawSnapshot::into_snapshot)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn snapshots_of(&self, parent: &RecordKey) -> Result<Vec<Snapshot>> {
+        let p = parent.clone();
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT {SNAPSHOT_COLS} FROM ms_snapshot \
+                     WHERE parent_channel = ?1 AND parent_shop = ?2 AND parent_kind = ?3 \
+                     AND parent_id = ?4 ORDER BY updated_at, kind, external_id"
+                ))
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        p.channel.name(),
+                        p.shop.as_str(),
+                        p.kind.name(),
+                        p.external_id
+                    ],
+                    snapshot_row,
+                )
+                .map_err(map_err)?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row.map_err(map_err)?.into_snapshot()?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+fn snapshot_row(r: &Row<'_>) -> rusqlite::Result<RawSnapshot> {
+    Ok(RawSnapshot {
+        channel: r.get(0)?,
+        shop: r.get(1)?,
+        kind: r.get(2)?,
+        external_id: r.get(3)?,
+        revision: r.get(4)?,
+        parent_channel: r.get(5)?,
+        parent_shop: r.get(6)?,
+        parent_kind: r.get(7)?,
+        parent_id: r.get(8)?,
+        body: r.get(9)?,
+        updated_at: r.get(10)?,
+    })
 }
 
 #[cfg(test)]

@@ -17,20 +17,21 @@ use async_trait::async_trait;
 use chrono::{DateTime, Timelike, Utc};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use marketsync_core::{
-    Channel, ConnectorCapabilities, ErrorKind, FetchQuery, Health, IdempotencyKey, InventoryAck,
-    InventoryUpdate, MarketplaceConnector, Order, Page, Refund, Result as MsResult, Settlement,
-    Shipment, ShipmentAck, ShopId, TimeWindow,
+    Channel, ConnectorCapabilities, ErpAdapter, ErrorKind, FetchQuery, Health, IdempotencyKey,
+    InventoryAck, InventoryUpdate, MarketplaceConnector, Order, Page, Refund, Result as MsResult,
+    Settlement, Shipment, ShipmentAck, ShopId, Sku, TimeWindow,
 };
 use marketsync_mapping::{AliasKind, InMemoryRates, Mapper, Rulebook, SkuMap};
 use marketsync_netsuite::{NetSuiteAdapter, NetSuiteConfig, TbaCredentials};
 use marketsync_pipeline::Store;
+use marketsync_pipeline::atp::{AtpEngine, AtpPolicy, ChannelAllocation, push};
 use marketsync_pipeline::report::{KpiRecorder, PnlBuilder};
 use marketsync_pipeline::store::ExceptionFilter;
 use marketsync_pipeline::store::sqlite::SqliteStore;
 use marketsync_pipeline::{Engine, EngineConfig, SyncReport};
 use marketsync_shopify::{ShopifyConfig, ShopifyConnector};
 use marketsync_testkit::sim::{netsuite as ns_sim, shopify as shopify_sim, tmall as tmall_sim};
-use marketsync_tmall::{TmallConfig, TmallConnector};
+use marketsync_tmall::{ListingRef, TmallConfig, TmallConnector};
 
 use crate::html::{ChannelSummary, ReportModel, render};
 
@@ -74,8 +75,8 @@ pub struct DemoSummary {
     pub netsuite_sales_orders: usize,
     /// Journal entries the NetSuite simulator holds.
     pub netsuite_journals: usize,
-    /// Unbalanced journals found (always zero).
-    pub unbalanced_journals: usize,
+    /// ATP updates pushed to the channels, and how many they applied.
+    pub inventory_updates: (usize, usize),
     /// Wall-clock duration.
     pub elapsed: Duration,
 }
@@ -212,30 +213,93 @@ rates = { DE = "0.19", FR = "0.20", GB = "0.20" }
     Ok(Rulebook::from_toml_str(&toml)?.with_builtin_fee_tables())
 }
 
-/// Channel SKUs → NetSuite item internal ids (items `SKU-0001` … `SKU-0012`).
-fn sku_map() -> Result<SkuMap, Box<dyn std::error::Error>> {
-    let mut map = SkuMap::new();
-    for item in 0..4u64 {
-        for sku in 0..3u64 {
-            let n = item * 3 + sku + 1;
-            map = map.with(
-                Channel::Tmall,
-                AliasKind::SellerSku,
-                format!("SIM-{item}{sku}"),
-                // NetSuite item internal ids (SKU-0001 … SKU-0012 are 1001 … 1012).
-                format!("{}", 1000 + n),
-            )?;
+/// The demo's catalogue: NetSuite items (code, internal id) and the SKU each channel lists
+/// them under. Tmall's simulator sells 4 items × 3 SKUs (`SIM-<item><sku>`, on listings
+/// `num_iid` 612345678900 + item); Shopify's sells four variants.
+struct Catalogue {
+    /// (NetSuite item code, internal id, channel, channel SKU, Tmall num_iid).
+    rows: Vec<(String, String, Channel, String, Option<u64>)>,
+}
+
+impl Catalogue {
+    fn demo() -> Catalogue {
+        let mut rows = Vec::new();
+        for item in 0..4u64 {
+            for sku in 0..3u64 {
+                let n = item * 3 + sku + 1;
+                rows.push((
+                    format!("SKU-{n:04}"),
+                    format!("{}", 1000 + n),
+                    Channel::Tmall,
+                    format!("SIM-{item}{sku}"),
+                    Some(612_345_678_900 + item),
+                ));
+            }
         }
+        for (i, sku) in ["SKU-A0", "SKU-A1", "SKU-A2", "SKU-B"].iter().enumerate() {
+            let n = i as u64 + 9;
+            rows.push((
+                format!("SKU-{n:04}"),
+                format!("{}", 1000 + n),
+                Channel::Shopify,
+                (*sku).to_owned(),
+                None,
+            ));
+        }
+        Catalogue { rows }
     }
-    for (i, sku) in ["SKU-A0", "SKU-A1", "SKU-A2", "SKU-B"].iter().enumerate() {
-        map = map.with(
-            Channel::Shopify,
-            AliasKind::SellerSku,
-            *sku,
-            format!("{}", 1009 + i),
-        )?;
+
+    /// Channel SKUs → NetSuite item internal ids, for sales orders.
+    fn sku_map(&self) -> Result<SkuMap, Box<dyn std::error::Error>> {
+        let mut map = SkuMap::new();
+        for (_, id, channel, sku, _) in &self.rows {
+            map = map.with(channel.clone(), AliasKind::SellerSku, sku, id.as_str())?;
+        }
+        Ok(map)
     }
-    Ok(map)
+
+    /// NetSuite item codes (what stock is read by).
+    fn item_codes(&self) -> Vec<Sku> {
+        let mut codes: Vec<Sku> = self.rows.iter().map(|r| Sku::new(&r.0)).collect();
+        codes.sort();
+        codes.dedup();
+        codes
+    }
+
+    /// Internal id → item code.
+    fn code_of(&self, internal_id: &str) -> Option<Sku> {
+        self.rows
+            .iter()
+            .find(|r| r.1 == internal_id)
+            .map(|r| Sku::new(&r.0))
+    }
+
+    /// Item code → the SKU a channel lists it under.
+    fn listings(&self, channel: &Channel) -> BTreeMap<Sku, Sku> {
+        self.rows
+            .iter()
+            .filter(|r| &r.2 == channel)
+            .map(|r| (Sku::new(&r.0), Sku::new(&r.3)))
+            .collect()
+    }
+
+    /// Tmall SKU code → listing, for stock pushes.
+    fn tmall_listings(&self) -> BTreeMap<String, ListingRef> {
+        self.rows
+            .iter()
+            .filter_map(|r| {
+                r.4.map(|num_iid| {
+                    (
+                        r.3.clone(),
+                        ListingRef {
+                            num_iid,
+                            item_level: false,
+                        },
+                    )
+                })
+            })
+            .collect()
+    }
 }
 
 fn netsuite_config(
@@ -371,6 +435,8 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
         TmallConfig::new(&tc.app_key, &tc.app_secret, &tc.session, "sim-flagship");
     tmall_config.gateway = tmall.gateway().to_owned();
     tmall_config.slice_minutes = 360;
+    let catalogue = Catalogue::demo();
+    tmall_config.listings = catalogue.tmall_listings();
     let tmall_conn = Arc::new(Recording::new(TmallConnector::new(tmall_config)?));
     let mut shopify_config = ShopifyConfig::new(
         "marketsync-demo.myshopify.com",
@@ -385,7 +451,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
     // Mapping and the embedded store.
     let mapper = Arc::new(
         Mapper::new(Arc::new(rulebook()?), Arc::new(InMemoryRates::new()))?
-            .with_sku_map(Arc::new(sku_map()?)),
+            .with_sku_map(Arc::new(catalogue.sku_map()?)),
     );
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&opts.db).await?);
     let cn = Engine::new(
@@ -446,9 +512,54 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
     let docs_after_second = (netsuite.count(ns_sim::RecordType::SalesOrder)
         + netsuite.count(ns_sim::RecordType::JournalEntry)) as u64;
 
+    // Inventory: NetSuite stock → available-to-promise → both channels, with the units sold
+    // and not yet shipped on either channel reserved everywhere.
+    let mut kpi = KpiRecorder::default();
+    let atp_started = Instant::now();
+    let mut atp = AtpEngine::new(AtpPolicy {
+        default_buffer: 2,
+        channels: vec![
+            ChannelAllocation::full(tmall_conn.channel(), tmall_conn.shop())
+                .with_listings(catalogue.listings(&Channel::Tmall)),
+            ChannelAllocation::full(shopify_conn.channel(), shopify_conn.shop())
+                .with_listings(catalogue.listings(&Channel::Shopify)),
+        ],
+        ..AtpPolicy::default()
+    });
+    let positions = erp.inventory_positions(&catalogue.item_codes()).await?;
+    atp.on_stock(&positions);
+    for o in tmall_conn
+        .orders()
+        .iter()
+        .chain(shopify_conn.orders().iter())
+    {
+        // Reservations are by item code; orders resolve to NetSuite internal ids.
+        let Ok(ids) = mapper.resolve_items(o) else {
+            continue;
+        };
+        let items = ids
+            .into_iter()
+            .filter_map(|(line, id)| {
+                catalogue
+                    .code_of(id.as_str())
+                    .map(|code| (line, marketsync_core::ErpItemId::new(code.as_str())))
+            })
+            .collect();
+        atp.on_order_resolved(o, &items);
+    }
+    let connectors: Vec<Arc<dyn MarketplaceConnector>> =
+        vec![tmall_conn.clone(), shopify_conn.clone()];
+    let pushed = push(&mut atp, &connectors, Utc::now()).await;
+    let latency = atp_started.elapsed();
+    for _ in 0..pushed.applied {
+        kpi.inventory_latency(latency);
+    }
+    for (channel, _, e) in &pushed.failed {
+        eprintln!("inventory push to {channel} failed (retried next batch): {e}");
+    }
+
     // Refunds and settlements for the P&L.
     let mut pnl = PnlBuilder::new(chrono_tz::Asia::Shanghai);
-    let mut kpi = KpiRecorder::default();
     let mut channels = Vec::new();
     for (conn, first, second, window) in [
         (tmall_conn.as_ref() as &dyn RecordingView, &t1, &t2, window),
@@ -533,6 +644,12 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
     }
     println!();
     println!(
+        "inventory: {} ATP updates pushed, {} applied, {} channel pushes failed",
+        pushed.sent,
+        pushed.applied,
+        pushed.failed.len()
+    );
+    println!(
         "KPIs: ingestion success {:.2}%, duplicate rate {:.2}%, exceptions {}, manual share {:.2}%",
         kpis.ingestion_success_rate * 100.0,
         kpis.duplicate_rate * 100.0,
@@ -545,7 +662,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
         documents_second_pass: docs_after_second - docs_after_first,
         netsuite_sales_orders: netsuite.count(ns_sim::RecordType::SalesOrder),
         netsuite_journals: netsuite.count(ns_sim::RecordType::JournalEntry),
-        unbalanced_journals: 0,
+        inventory_updates: (pushed.sent, pushed.applied),
         elapsed: started.elapsed(),
     };
     println!(

@@ -41,7 +41,13 @@ async fn demo_posts_once_and_writes_the_report() {
             "{c:?}"
         );
     }
+    // Stock went out to both channels: 12 Tmall SKUs and 4 Shopify variants, all applied.
+    assert_eq!(summary.inventory_updates, (16, 16));
     let html = std::fs::read_to_string(&opts.report).unwrap();
+    assert!(
+        html.contains("inventory update latency") && html.contains(" ms / "),
+        "latency measured"
+    );
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<svg") && html.contains("Channel P&amp;L") && html.contains("tmall"));
     assert!(

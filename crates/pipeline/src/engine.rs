@@ -82,6 +82,9 @@ pub struct EngineConfig {
     pub lease: Duration,
     /// Retries of connector and ERP calls.
     pub retry: RetryPolicy,
+    /// The largest open receivable per order (in currency units) a settlement may leave
+    /// without a `SettlementVariance` exception (default zero: exact).
+    pub settlement_tolerance: marketsync_core::rust_decimal::Decimal,
 }
 
 impl EngineConfig {
@@ -101,7 +104,17 @@ impl EngineConfig {
             max_window: None,
             lease: Duration::from_secs(300),
             retry: RetryPolicy::default(),
+            settlement_tolerance: marketsync_core::rust_decimal::Decimal::ZERO,
         }
+    }
+
+    /// Sets the settlement variance tolerance (currency units, e.g. `0.01`).
+    pub fn with_settlement_tolerance(
+        mut self,
+        tolerance: marketsync_core::rust_decimal::Decimal,
+    ) -> EngineConfig {
+        self.settlement_tolerance = tolerance.abs();
+        self
     }
 
     /// Sets the page size.
@@ -278,40 +291,68 @@ pub fn reversal_of(entry: &JournalEntry, date: NaiveDate) -> JournalEntry {
     r
 }
 
-enum DocRequest {
+pub(crate) enum DocRequest {
     SalesOrder(Box<SalesOrderRequest>),
     Journal(Box<JournalRequest>),
 }
 
-struct Doc {
-    role: &'static str,
-    key: IdempotencyKey,
-    request: DocRequest,
+pub(crate) struct Doc {
+    pub(crate) role: &'static str,
+    pub(crate) key: IdempotencyKey,
+    pub(crate) request: DocRequest,
+}
+
+/// Where a document comes from, for its lineage.
+pub(crate) struct Source {
+    pub(crate) event_key: IdempotencyKey,
+    pub(crate) record: RecordKey,
+    pub(crate) revision: Revision,
+    pub(crate) content_hash: Option<marketsync_core::ContentHash>,
+    pub(crate) settlement_id: Option<String>,
+    pub(crate) payout_id: Option<String>,
+}
+
+impl Source {
+    fn of_order(env: &Envelope<Order>) -> Source {
+        Source {
+            event_key: env.idempotency_key.clone(),
+            record: RecordKey {
+                channel: env.channel.clone(),
+                shop: env.shop.clone(),
+                kind: env.kind.clone(),
+                external_id: env.external_id.clone(),
+            },
+            revision: env.revision.clone(),
+            content_hash: Some(env.content_hash.clone()),
+            settlement_id: None,
+            payout_id: None,
+        }
+    }
 }
 
 /// Why handling a record stopped: the record's fault (to the exception queue) or the
 /// infrastructure's (the page is retried later).
-enum Fail {
+pub(crate) enum Fail {
     Record(Error),
     Infra(Error),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Sync,
     Replay,
 }
 
 /// The sync engine. See the [module docs](self).
 pub struct Engine {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     erp: Arc<dyn ErpAdapter>,
-    mapper: Arc<Mapper>,
-    ctx: Context,
-    config: EngineConfig,
-    clock: Arc<dyn Clock>,
+    pub(crate) mapper: Arc<Mapper>,
+    pub(crate) ctx: Context,
+    pub(crate) config: EngineConfig,
+    pub(crate) clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
-    shutdown: ShutdownHandle,
+    pub(crate) shutdown: ShutdownHandle,
     rng: Mutex<u64>,
 }
 
@@ -419,29 +460,8 @@ impl Engine {
                 report.stopped_early = true;
                 break;
             }
-            let window = match state.window {
-                Some(w) => w,
-                None => {
-                    let start = match state.watermark {
-                        Some(w) => {
-                            w - chrono::Duration::from_std(self.config.overlap)
-                                .unwrap_or(chrono::Duration::zero())
-                        }
-                        None => self.config.start,
-                    };
-                    let mut end = target_end;
-                    if let Some(max) = self
-                        .config
-                        .max_window
-                        .and_then(|m| chrono::Duration::from_std(m).ok())
-                    {
-                        end = end.min(start + max);
-                    }
-                    match TimeWindow::new(start, end) {
-                        Some(w) if start < end => w,
-                        _ => break,
-                    }
-                }
+            let Some(window) = self.next_window(&state, target_end) else {
+                break;
             };
             let query = FetchQuery::new(window)
                 .with_cursor(state.page.clone())
@@ -460,18 +480,7 @@ impl Engine {
                     "records held by another worker; the page will be fetched again");
                 break;
             }
-            state = match next {
-                Some(c) => CursorState {
-                    watermark: state.watermark,
-                    window: Some(window),
-                    page: Some(c),
-                },
-                None => CursorState {
-                    watermark: Some(state.watermark.map_or(window.end, |w| w.max(window.end))),
-                    window: None,
-                    page: None,
-                },
-            };
+            state = advanced(&state, window, next);
             self.store
                 .save_cursor(&stream, &state, self.clock.now())
                 .await?;
@@ -480,6 +489,34 @@ impl Engine {
             }
         }
         Ok(report)
+    }
+
+    /// The window to fetch next: the one being paged, or a new one from the watermark minus
+    /// the overlap up to `target_end` (at most `max_window` long).
+    pub(crate) fn next_window(
+        &self,
+        state: &CursorState,
+        target_end: DateTime<Utc>,
+    ) -> Option<TimeWindow> {
+        if let Some(w) = state.window {
+            return Some(w);
+        }
+        let start = match state.watermark {
+            Some(w) => {
+                w - chrono::Duration::from_std(self.config.overlap)
+                    .unwrap_or(chrono::Duration::zero())
+            }
+            None => self.config.start,
+        };
+        let mut end = target_end;
+        if let Some(max) = self
+            .config
+            .max_window
+            .and_then(|m| chrono::Duration::from_std(m).ok())
+        {
+            end = end.min(start + max);
+        }
+        TimeWindow::new(start, end).filter(|_| start < end)
     }
 
     async fn handle_page(
@@ -547,7 +584,7 @@ impl Engine {
             .await
     }
 
-    fn claim_request(&self, key: &IdempotencyKey, scope: &str) -> ClaimRequest {
+    pub(crate) fn claim_request(&self, key: &IdempotencyKey, scope: &str) -> ClaimRequest {
         ClaimRequest {
             key: key.clone(),
             scope: scope.into(),
@@ -699,6 +736,7 @@ impl Engine {
         amended: &mut bool,
     ) -> std::result::Result<(), Fail> {
         let order = &env.payload;
+        let src = Source::of_order(env);
         let new_accrual = if order.status.is_paid() {
             let j = self
                 .mapper
@@ -719,7 +757,7 @@ impl Engine {
                 )),
                 key,
             };
-            let id = self.post_document(&doc, env).await?;
+            let id = self.post_document(&doc, &src).await?;
             state.sales_order = Some(id.clone());
             posted.push(id);
         }
@@ -739,7 +777,7 @@ impl Engine {
                 request: DocRequest::Journal(Box::new(JournalRequest::new(key.clone(), rev))),
                 key,
             };
-            let id = self.post_document(&doc, env).await?;
+            let id = self.post_document(&doc, &src).await?;
             state.accrual = None;
             *amended = true;
             posted.push(id);
@@ -754,7 +792,7 @@ impl Engine {
                 ))),
                 key,
             };
-            let id = self.post_document(&doc, env).await?;
+            let id = self.post_document(&doc, &src).await?;
             state.accrual = Some(new);
             posted.push(id);
         }
@@ -764,10 +802,10 @@ impl Engine {
     /// Posts one document exactly once: claim its key, resume (look up first) if a previous
     /// attempt left it pending or failed, retry temporary errors, and never re-send a write
     /// whose outcome is unknown without looking it up.
-    async fn post_document(
+    pub(crate) async fn post_document(
         &self,
         doc: &Doc,
-        env: &Envelope<Order>,
+        src: &Source,
     ) -> std::result::Result<ErpDocumentId, Fail> {
         let req = self.claim_request(&doc.key, doc.role);
         let mut look_up_first = false;
@@ -806,7 +844,7 @@ impl Engine {
         loop {
             if look_up_first {
                 if let Some(id) = self.look_up(doc).await? {
-                    self.finish_posted(doc, env, &id).await?;
+                    self.finish_posted(doc, src, &id).await?;
                     return Ok(id);
                 }
             }
@@ -816,7 +854,7 @@ impl Engine {
             };
             let e = match result {
                 Ok(r) => {
-                    self.finish_posted(doc, env, &r.id).await?;
+                    self.finish_posted(doc, src, &r.id).await?;
                     return Ok(r.id);
                 }
                 Err(e) => e,
@@ -828,7 +866,7 @@ impl Engine {
             );
             if *e.kind() == ErrorKind::Conflict {
                 if let Some(id) = self.look_up(doc).await? {
-                    self.finish_posted(doc, env, &id).await?;
+                    self.finish_posted(doc, src, &id).await?;
                     return Ok(id);
                 }
             }
@@ -846,7 +884,7 @@ impl Engine {
                 Decision::GiveUp => {
                     if unknown && *e.kind() != ErrorKind::Conflict {
                         if let Some(id) = self.look_up(doc).await? {
-                            self.finish_posted(doc, env, &id).await?;
+                            self.finish_posted(doc, src, &id).await?;
                             return Ok(id);
                         }
                     }
@@ -884,7 +922,7 @@ impl Engine {
     async fn finish_posted(
         &self,
         doc: &Doc,
-        env: &Envelope<Order>,
+        src: &Source,
         id: &ErpDocumentId,
     ) -> std::result::Result<(), Fail> {
         let (erp_kind, rulebook_version) = match doc.request {
@@ -896,22 +934,21 @@ impl Engine {
         };
         let lineage = Lineage {
             document_key: doc.key.clone(),
-            event_key: env.idempotency_key.clone(),
-            record: RecordKey {
-                channel: env.channel.clone(),
-                shop: env.shop.clone(),
-                kind: env.kind.clone(),
-                external_id: env.external_id.clone(),
-            },
-            revision: env.revision.clone(),
-            content_hash: Some(env.content_hash.clone()),
+            event_key: src.event_key.clone(),
+            record: src.record.clone(),
+            revision: src.revision.clone(),
+            content_hash: src.content_hash.clone(),
             role: doc.role.into(),
             erp_document: id.clone(),
             erp_kind: kind_name(&erp_kind),
             rulebook_version,
-            settlement_id: None,
+            settlement_id: src.settlement_id.clone(),
             settlement_line: None,
-            payout_id: None,
+            payout_id: if doc.role == "payout" {
+                src.payout_id.clone()
+            } else {
+                None
+            },
             at: self.clock.now(),
         };
         self.store
@@ -925,7 +962,7 @@ impl Engine {
             .map_err(Fail::Infra)
     }
 
-    async fn with_retry<T, F, Fut>(&self, op: &'static str, mut f: F) -> Result<T>
+    pub(crate) async fn with_retry<T, F, Fut>(&self, op: &'static str, mut f: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -1123,6 +1160,26 @@ impl Engine {
             })
             .await?;
         Ok(report)
+    }
+}
+
+/// The cursor after a page of `window`: continue with `next`, or close the window.
+pub(crate) fn advanced(
+    state: &CursorState,
+    window: TimeWindow,
+    next: Option<marketsync_core::Cursor>,
+) -> CursorState {
+    match next {
+        Some(c) => CursorState {
+            watermark: state.watermark,
+            window: Some(window),
+            page: Some(c),
+        },
+        None => CursorState {
+            watermark: Some(state.watermark.map_or(window.end, |w| w.max(window.end))),
+            window: None,
+            page: None,
+        },
     }
 }
 

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod nats;
 pub mod queue;
 pub mod ratelimit;
+pub mod reconcile;
 pub mod report;
 pub mod retry;
 pub mod store;
@@ -23,4 +24,5 @@ pub use queue::{
     InProcessQueue, QueuedOrder, WorkItem, WorkQueue, WorkerOptions, WorkerReport, run_worker,
 };
 pub use ratelimit::{GovernedConnector, GovernedErp, Priority, TokenBudget};
+pub use reconcile::{ReconcileReport, SettlementOutcome};
 pub use retry::RetryPolicy;

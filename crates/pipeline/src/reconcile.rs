@@ -1,0 +1,402 @@
+//! Settlement reconciliation: settlements in, settlement and payout journals out, and every
+//! order the settlement does not clear exactly in the residual queue.
+//!
+//! For each settlement, [`Engine::reconcile_settlement`]:
+//!
+//! 1. claims the settlement's event key (a re-delivered settlement posts nothing twice);
+//! 2. matches its lines to posted orders by order id, through each order's head (the accrual
+//!    journal the engine booked, amendments included);
+//! 3. posts the settlement journals ([`marketsync_mapping::Mapper::settlement_journals_with_accruals`],
+//!    one per accounting period) and the payout journal, each with its own idempotency key and
+//!    lineage to the settlement and payout;
+//! 4. computes the open marketplace receivable per order over the matched accruals and the
+//!    settlement journals ([`marketsync_mapping::receivable_residuals`]): an order whose
+//!    residual exceeds [`crate::EngineConfig::settlement_tolerance`] — a short payment, an
+//!    overpayment, or a line for an order never posted — becomes a `SettlementVariance`
+//!    exception carrying the amounts. Nothing is forced to balance.
+//!
+//! A residual is judged per settlement: an order settled across two settlements shows a
+//! variance after the first.
+
+use std::collections::BTreeSet;
+
+use marketsync_core::{
+    EventKind, IdempotencyKey, JournalEntry, JournalRequest, Money, RawRecord, ReasonCode, Result,
+    Settlement, TimeWindow,
+};
+use marketsync_mapping::receivable_residuals;
+
+use crate::engine::{Doc, DocRequest, Engine, Fail, Mode, Source, advanced};
+use crate::store::{Claim, Head, LedgerState, NewException, Outcome, RecordKey, StreamKey};
+
+/// What reconciling one settlement did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettlementOutcome {
+    /// Journals were posted; `variances` orders were left open beyond tolerance.
+    Reconciled {
+        /// Journals posted (settlement periods + payout).
+        journals: usize,
+        /// Orders matched to a posted accrual.
+        matched_orders: usize,
+        /// Orders with an open receivable beyond tolerance (each an exception).
+        variances: usize,
+        /// Orders in the settlement that were never posted.
+        unmatched_orders: usize,
+    },
+    /// Already reconciled.
+    Duplicate,
+    /// Another worker holds it.
+    InFlight,
+    /// It failed before; replay it.
+    KnownFailure,
+    /// It could not be posted (e.g. an unknown fee code): the exception id.
+    Exception(i64),
+}
+
+/// What one settlement sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Pages fetched.
+    pub pages: u64,
+    /// Settlements fetched.
+    pub fetched: u64,
+    /// Settlements reconciled.
+    pub reconciled: u64,
+    /// Journals posted.
+    pub journals: u64,
+    /// Orders matched.
+    pub matched_orders: u64,
+    /// Orders with a variance beyond tolerance (each in the exception queue).
+    pub variances: u64,
+    /// Orders settled but never posted.
+    pub unmatched_orders: u64,
+    /// Re-delivered settlements.
+    pub duplicates: u64,
+    /// Settlements (or records) sent to the exception queue.
+    pub exceptions: u64,
+    /// Settlements held by another worker.
+    pub in_flight: u64,
+}
+
+impl Engine {
+    /// One pass over a connector's settlements (stream `"settlements"`, by period end): from
+    /// the cursor to now, reconciling each.
+    pub async fn sync_settlements(
+        &self,
+        connector: &dyn marketsync_core::MarketplaceConnector,
+    ) -> Result<ReconcileReport> {
+        let stream = StreamKey::new(connector.channel(), connector.shop(), "settlements");
+        let mut report = ReconcileReport::default();
+        let mut state = self.store.cursor(&stream).await?.unwrap_or_default();
+        let target_end = self.clock.now();
+        while !self.shutdown.is_shutdown() {
+            let Some(window) = self.next_window(&state, target_end) else {
+                break;
+            };
+            let query = marketsync_core::FetchQuery::new(window)
+                .with_cursor(state.page.clone())
+                .with_page_size(self.config.page_size);
+            let page = self
+                .with_retry("fetch_settlements", || connector.fetch_settlements(&query))
+                .await?;
+            let next = page.next_cursor.clone();
+            report.pages += 1;
+            let raws: Vec<RawRecord> = page.items.iter().map(|f| f.raw.clone()).collect();
+            self.store.archive_raw(&raws, self.clock.now()).await?;
+            let held = report.in_flight;
+            for item in page.items {
+                report.fetched += 1;
+                match item.outcome {
+                    Ok(s) => {
+                        let o = self
+                            .settle(&stream, s, Some(&item.raw), Some(window), Mode::Sync)
+                            .await?;
+                        report.count(&o);
+                    }
+                    Err(e) => {
+                        self.store
+                            .record_exception(&NewException {
+                                stream: stream.clone(),
+                                kind: EventKind::Settlement,
+                                external_id: item.external_id,
+                                event_key: None,
+                                reason: e.reason(),
+                                message: e.message().to_owned(),
+                                raw: Some(item.raw),
+                                canonical: None,
+                                window: Some(window),
+                                now: self.clock.now(),
+                            })
+                            .await?;
+                        report.exceptions += 1;
+                    }
+                }
+            }
+            if report.in_flight > held {
+                break;
+            }
+            state = advanced(&state, window, next);
+            self.store
+                .save_cursor(&stream, &state, self.clock.now())
+                .await?;
+            if state.window.is_none() && window.end >= target_end {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Reconciles one settlement (from a page, a file or a queue). Store failures are `Err`.
+    pub async fn reconcile_settlement(
+        &self,
+        stream: &StreamKey,
+        settlement: Settlement,
+        raw: Option<&RawRecord>,
+    ) -> Result<SettlementOutcome> {
+        self.settle(stream, settlement, raw, None, Mode::Sync).await
+    }
+
+    async fn settle(
+        &self,
+        stream: &StreamKey,
+        s: Settlement,
+        raw: Option<&RawRecord>,
+        window: Option<TimeWindow>,
+        mode: Mode,
+    ) -> Result<SettlementOutcome> {
+        let key = IdempotencyKey::derive(
+            &s.channel,
+            &s.shop,
+            &EventKind::Settlement,
+            s.id.as_str(),
+            &s.revision,
+        );
+        let req = self.claim_request(&key, "settlement_event");
+        match self.store.claim(&req).await? {
+            Claim::Acquired(_) => {}
+            Claim::Existing(e) => match e.state {
+                LedgerState::Posted | LedgerState::Skipped => {
+                    return Ok(SettlementOutcome::Duplicate);
+                }
+                LedgerState::Failed if mode == Mode::Sync => {
+                    return Ok(SettlementOutcome::KnownFailure);
+                }
+                LedgerState::Failed | LedgerState::Pending => {
+                    if self.store.take_over(&req).await?.is_none() {
+                        return Ok(SettlementOutcome::InFlight);
+                    }
+                }
+            },
+        }
+        let record = RecordKey {
+            channel: s.channel.clone(),
+            shop: s.shop.clone(),
+            kind: EventKind::Settlement,
+            external_id: s.id.to_string(),
+        };
+        let src = Source {
+            event_key: key.clone(),
+            record: record.clone(),
+            revision: s.revision.clone(),
+            content_hash: raw.map(|r| r.content_hash.clone()),
+            settlement_id: Some(s.id.to_string()),
+            payout_id: s.payout.as_ref().map(|p| p.id.to_string()),
+        };
+        // Match lines to posted orders.
+        let order_ids: BTreeSet<String> = s
+            .lines
+            .iter()
+            .filter_map(|l| l.order_id.as_ref().map(|o| o.to_string()))
+            .collect();
+        let mut accruals: Vec<JournalEntry> = Vec::new();
+        let mut matched: BTreeSet<&str> = BTreeSet::new();
+        for id in &order_ids {
+            let head = self
+                .store
+                .head(&RecordKey {
+                    channel: s.channel.clone(),
+                    shop: s.shop.clone(),
+                    kind: EventKind::Order,
+                    external_id: id.clone(),
+                })
+                .await?;
+            match head.and_then(|h| h.state.get("accrual").cloned()) {
+                Some(j) if !j.is_null() => {
+                    let entry: JournalEntry = serde_json::from_value(j).map_err(|e| {
+                        marketsync_core::Error::new(
+                            marketsync_core::ErrorKind::Unexpected,
+                            format!("unreadable head state: {e}"),
+                        )
+                    })?;
+                    accruals.push(entry);
+                    matched.insert(id.as_str());
+                }
+                _ => {}
+            }
+        }
+        let mut posted = Vec::new();
+        let result = self
+            .post_settlement(&s, &key, &src, &accruals, &mut posted)
+            .await;
+        let now = self.clock.now();
+        let journals = match result {
+            Ok(j) => j,
+            Err(Fail::Infra(e)) => return Err(e),
+            Err(Fail::Record(e)) => {
+                let reason = e.reason();
+                let x = self
+                    .store
+                    .record_exception(&NewException {
+                        stream: stream.clone(),
+                        kind: EventKind::Settlement,
+                        external_id: Some(s.id.to_string()),
+                        event_key: Some(key.clone()),
+                        reason: reason.clone(),
+                        message: format!("{}: {}", e.kind().name(), e.message()),
+                        raw: raw.cloned(),
+                        canonical: serde_json::to_value(&s).ok(),
+                        window,
+                        now,
+                    })
+                    .await?;
+                self.store
+                    .complete_event(
+                        &key,
+                        &Outcome::Failed(reason.as_str().into_owned()),
+                        None,
+                        now,
+                    )
+                    .await?;
+                return Ok(SettlementOutcome::Exception(x.id));
+            }
+        };
+        // Residuals per order over the matched accruals and this settlement's journals.
+        let mut entries = accruals.clone();
+        entries.extend(journals);
+        let residuals = receivable_residuals(&entries)?;
+        let mut variances = 0;
+        for r in residuals {
+            if r.amount.amount.abs() <= self.config.settlement_tolerance {
+                continue;
+            }
+            variances += 1;
+            let order = r.order_id.clone().unwrap_or_default();
+            self.store
+                .record_exception(&NewException {
+                    stream: stream.clone(),
+                    kind: EventKind::Settlement,
+                    external_id: r.order_id.clone(),
+                    event_key: Some(key.clone()),
+                    reason: ReasonCode::SettlementVariance,
+                    message: format!(
+                        "settlement {} leaves order {order} with an open receivable of {}",
+                        s.id, r.amount
+                    ),
+                    raw: None,
+                    canonical: Some(serde_json::json!({
+                        "settlement_id": s.id.to_string(),
+                        "order_id": r.order_id,
+                        "residual": money_json(&r.amount),
+                        "order_posted": r.order_id.as_deref().is_some_and(|o| matched.contains(o)),
+                    })),
+                    window,
+                    now,
+                })
+                .await?;
+            tracing::warn!(
+                settlement = %s.id, reason = "settlement_variance",
+                "settlement leaves an open receivable"
+            );
+        }
+        let head = Head {
+            record,
+            revision: s.revision.clone(),
+            event_key: key.clone(),
+            state: serde_json::json!({ "journals": posted.len(), "variances": variances }),
+            updated_at: now,
+        };
+        let outcome = match posted.last() {
+            Some(id) => Outcome::Posted(id.clone()),
+            None => Outcome::Skipped("no_journal".into()),
+        };
+        self.store
+            .complete_event(&key, &outcome, Some(&head), now)
+            .await?;
+        Ok(SettlementOutcome::Reconciled {
+            journals: posted.len(),
+            matched_orders: accruals.len(),
+            variances,
+            unmatched_orders: order_ids.len() - matched.len(),
+        })
+    }
+
+    async fn post_settlement(
+        &self,
+        s: &Settlement,
+        key: &IdempotencyKey,
+        src: &Source,
+        accruals: &[JournalEntry],
+        posted: &mut Vec<marketsync_core::ErpDocumentId>,
+    ) -> std::result::Result<Vec<JournalEntry>, Fail> {
+        let journals = self
+            .mapper
+            .settlement_journals_with_accruals(s, &self.ctx, accruals)
+            .map_err(Fail::Record)?;
+        let payout = match &s.payout {
+            Some(_) => Some(
+                self.mapper
+                    .payout_journal(s, &self.ctx)
+                    .map_err(Fail::Record)?,
+            ),
+            None => None,
+        };
+        for (i, j) in journals.iter().enumerate() {
+            j.validate().map_err(|e| Fail::Record(e.into()))?;
+            let k = key.child(&format!("settlement-{i}"));
+            let doc = Doc {
+                role: "settlement",
+                request: DocRequest::Journal(Box::new(JournalRequest::new(k.clone(), j.clone()))),
+                key: k,
+            };
+            posted.push(self.post_document(&doc, src).await?);
+        }
+        if let Some(p) = payout {
+            p.validate().map_err(|e| Fail::Record(e.into()))?;
+            let k = key.child("payout");
+            let doc = Doc {
+                role: "payout",
+                request: DocRequest::Journal(Box::new(JournalRequest::new(k.clone(), p))),
+                key: k,
+            };
+            posted.push(self.post_document(&doc, src).await?);
+        }
+        Ok(journals)
+    }
+}
+
+fn money_json(m: &Money) -> serde_json::Value {
+    serde_json::to_value(m).unwrap_or(serde_json::Value::Null)
+}
+
+impl ReconcileReport {
+    fn count(&mut self, o: &SettlementOutcome) {
+        match o {
+            SettlementOutcome::Reconciled {
+                journals,
+                matched_orders,
+                variances,
+                unmatched_orders,
+            } => {
+                self.reconciled += 1;
+                self.journals += *journals as u64;
+                self.matched_orders += *matched_orders as u64;
+                self.variances += *variances as u64;
+                self.unmatched_orders += *unmatched_orders as u64;
+            }
+            SettlementOutcome::Duplicate => self.duplicates += 1,
+            SettlementOutcome::InFlight => self.in_flight += 1,
+            SettlementOutcome::KnownFailure => {}
+            SettlementOutcome::Exception(_) => self.exceptions += 1,
+        }
+    }
+}

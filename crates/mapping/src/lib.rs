@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod errors;
+pub mod examples;
 pub mod fee;
 pub mod fx;
 pub mod mapper;

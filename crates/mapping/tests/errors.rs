@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use common::*;
 use marketsync_core::*;
+use marketsync_mapping::examples::{fee, settlement, settlement_line, tmall};
 use marketsync_mapping::*;
 
 fn ctx() -> Context {
@@ -15,10 +16,10 @@ fn ctx() -> Context {
 #[test]
 fn unknown_sku_fails_the_accrual() -> R {
     let skus = SkuMap::new().with(Channel::Tmall, AliasKind::SellerSku, "OTHER-SKU", "100099")?;
-    let mapper = Mapper::new(Arc::new(cn_rulebook()), Arc::new(InMemoryRates::new()))?
+    let mapper = Mapper::new(Arc::new(tmall::rulebook()?), Arc::new(InMemoryRates::new()))?
         .with_sku_map(Arc::new(skus));
     let err = mapper
-        .order_accrual(&tmall_order(), &ctx())
+        .order_accrual(&tmall::order()?, &ctx())
         .err()
         .ok_or("expected UnknownSku")?;
     assert_eq!(err.kind(), &ErrorKind::Mapping);
@@ -27,16 +28,16 @@ fn unknown_sku_fails_the_accrual() -> R {
     assert_eq!(err.context_value("shop"), Some("main"));
     assert_eq!(err.context_value("alias"), Some("TEA-250G"));
     let err = mapper
-        .resolve_items(&tmall_order())
+        .resolve_items(&tmall::order()?)
         .err()
         .ok_or("expected UnknownSku")?;
     assert_eq!(err.reason(), ReasonCode::UnknownSku);
     // Once mapped, the revenue line carries the ERP item.
     let skus = SkuMap::new().with(Channel::Tmall, AliasKind::SellerSku, "TEA-250G", "100045")?;
     let mapper = mapper.with_sku_map(Arc::new(skus));
-    let items = mapper.resolve_items(&tmall_order())?;
+    let items = mapper.resolve_items(&tmall::order()?)?;
     assert!(!items.is_empty() && items.values().all(|i| i.as_str() == "100045"));
-    let e = mapper.order_accrual(&tmall_order(), &ctx())?;
+    let e = mapper.order_accrual(&tmall::order()?, &ctx())?;
     let revenue = e
         .lines
         .iter()
@@ -66,20 +67,16 @@ fn unknown_status_is_typed() {
 
 fn amazon_settlement_with(code: &str) -> Settlement {
     let usd = Currency::USD;
+    let at = t("2026-03-03T00:00:00Z");
     settlement(
         Channel::Amazon,
         "S-9",
         usd,
-        "2026-03-01T00:00:00Z",
-        "2026-03-15T00:00:00Z",
+        t("2026-03-01T00:00:00Z"),
+        t("2026-03-15T00:00:00Z"),
         vec![
-            sline(
-                SettlementLineKind::Sale,
-                m("20.00", usd),
-                Some("A-1"),
-                "2026-03-03T00:00:00Z",
-            ),
-            sline(fee(code), m("-1.10", usd), None, "2026-03-03T00:00:00Z"),
+            settlement_line(SettlementLineKind::Sale, m("20.00", usd), Some("A-1"), at),
+            settlement_line(fee(code), m("-1.10", usd), None, at),
         ],
     )
 }
@@ -139,8 +136,8 @@ fn unknown_fee_code_is_kept_for_replay() -> R {
 
 #[test]
 fn tax_mismatch_is_an_error_not_an_overwrite() -> R {
-    let mapper = Mapper::new(Arc::new(cn_rulebook()), Arc::new(InMemoryRates::new()))?;
-    let mut o = tmall_order();
+    let mapper = Mapper::new(Arc::new(tmall::rulebook()?), Arc::new(InMemoryRates::new()))?;
+    let mut o = tmall::order()?;
     o.lines[0].taxes[0].amount = m("25.00", Currency::CNY);
     o.payments.clear();
     let err = mapper
@@ -153,7 +150,7 @@ fn tax_mismatch_is_an_error_not_an_overwrite() -> R {
     assert_eq!(err.context_value("reported"), Some("25.00 CNY"));
     assert_eq!(err.context_value("scope"), Some("1"));
     // A rate China does not have.
-    let mut o = tmall_order();
+    let mut o = tmall::order()?;
     o.lines[0].taxes[0].rate = Some(d("0.10"));
     let err = mapper
         .order_accrual(&o, &ctx())
@@ -161,7 +158,7 @@ fn tax_mismatch_is_an_error_not_an_overwrite() -> R {
         .ok_or("expected TaxMismatch")?;
     assert_eq!(err.reason(), ReasonCode::TaxMismatch);
     // Within tolerance (one fen) passes.
-    let mut o = tmall_order();
+    let mut o = tmall::order()?;
     o.lines[0].taxes[0].amount = m("20.70", Currency::CNY);
     assert!(mapper.order_accrual(&o, &ctx()).is_ok());
     Ok(())
@@ -169,22 +166,22 @@ fn tax_mismatch_is_an_error_not_an_overwrite() -> R {
 
 #[test]
 fn unmapped_account_and_missing_rate_are_errors_not_defaults() -> R {
-    let mut rb = cn_rulebook();
+    let mut rb = tmall::rulebook()?;
     rb.accounts = AccountMap::new().with("CN01", AccountRole::MarketplaceReceivable, "1122.01");
     let mapper = Mapper::new(Arc::new(rb), Arc::new(InMemoryRates::new()))?;
     let err = mapper
-        .order_accrual(&tmall_order(), &ctx())
+        .order_accrual(&tmall::order()?, &ctx())
         .err()
         .ok_or("expected unmapped")?;
     assert_eq!(err.reason(), ReasonCode::Other("unmapped_account".into()));
     assert_eq!(err.context_value("role"), Some("revenue"));
 
-    let mut rb = cn_rulebook();
+    let mut rb = tmall::rulebook()?;
     rb.entities[0].functional_currency = Currency::USD;
     rb.entities[0].posting_currency = PostingCurrency::Functional;
     let mapper = Mapper::new(Arc::new(rb), Arc::new(InMemoryRates::new()))?;
     let err = mapper
-        .order_accrual(&tmall_order(), &ctx())
+        .order_accrual(&tmall::order()?, &ctx())
         .err()
         .ok_or("expected missing rate")?;
     assert_eq!(err.reason(), ReasonCode::Other("missing_fx_rate".into()));
@@ -193,8 +190,8 @@ fn unmapped_account_and_missing_rate_are_errors_not_defaults() -> R {
 
 #[test]
 fn unpaid_orders_and_open_refunds_do_not_post() -> R {
-    let mapper = Mapper::new(Arc::new(cn_rulebook()), Arc::new(InMemoryRates::new()))?;
-    let mut o = tmall_order();
+    let mapper = Mapper::new(Arc::new(tmall::rulebook()?), Arc::new(InMemoryRates::new()))?;
+    let mut o = tmall::order()?;
     o.status = OrderStatus::PendingPayment;
     let err = mapper
         .order_accrual(&o, &ctx())
@@ -294,7 +291,7 @@ fn rulebook_loads_from_toml_with_code_rules_and_exports_a_schema() -> R {
     let skus = SkuMap::new().with(Channel::Tmall, AliasKind::SellerSku, "TEA-250G", "100045")?;
     let mapper =
         Mapper::new(Arc::new(rb), Arc::new(InMemoryRates::new()))?.with_sku_map(Arc::new(skus));
-    let e = mapper.order_accrual(&tmall_order(), &ctx())?;
+    let e = mapper.order_accrual(&tmall::order()?, &ctx())?;
     assert!(
         e.lines
             .iter()
@@ -314,7 +311,7 @@ fn rulebook_loads_from_toml_with_code_rules_and_exports_a_schema() -> R {
     );
     assert!(!table.contains("rounding"), "{table}");
     // Expected fees: 5% of 180.00 and 2 × 0.50.
-    let fees = mapper.expected_fees(&tmall_order())?;
+    let fees = mapper.expected_fees(&tmall::order()?)?;
     let amounts: Vec<_> = fees
         .iter()
         .map(|f| (f.code.as_str(), f.amount.amount))
@@ -328,13 +325,13 @@ fn rulebook_loads_from_toml_with_code_rules_and_exports_a_schema() -> R {
         Channel::Tmall,
         "X",
         Currency::CNY,
-        "2026-02-01T00:00:00Z",
-        "2026-02-02T00:00:00Z",
-        vec![sline(
+        t("2026-02-01T00:00:00Z"),
+        t("2026-02-02T00:00:00Z"),
+        vec![settlement_line(
             fee("直通车"),
             m("-5.00", Currency::CNY),
             None,
-            "2026-02-01T01:00:00Z",
+            t("2026-02-01T01:00:00Z"),
         )],
     );
     let js = mapper.settlement_journals(&s, &ctx())?;

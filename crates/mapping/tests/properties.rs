@@ -7,6 +7,9 @@ use std::sync::Arc;
 use common::*;
 use marketsync_core::rust_decimal::Decimal;
 use marketsync_core::*;
+use marketsync_mapping::examples::{
+    discount, fee, order, order_line, settlement, settlement_line, tax_line,
+};
 use marketsync_mapping::*;
 use proptest::prelude::*;
 
@@ -96,7 +99,7 @@ fn build_order(c: Currency, lines: &[GenLine], order_seller: i64, ship: i64) -> 
     let mut ls = Vec::new();
     for (i, g) in lines.iter().enumerate() {
         let gross = g.price * i64::from(g.qty);
-        let mut l = line(
+        let mut l = order_line(
             &format!("L{i}"),
             &format!("SKU{i}"),
             g.qty,
@@ -118,7 +121,7 @@ fn build_order(c: Currency, lines: &[GenLine], order_seller: i64, ship: i64) -> 
         }
         let incl = (gross - seller) * g.incl_tax_pct / 100;
         if incl > 0 {
-            l.taxes.push(tax(
+            l.taxes.push(tax_line(
                 TaxKind::Vat,
                 None,
                 Money::from_minor(incl, c),
@@ -128,7 +131,7 @@ fn build_order(c: Currency, lines: &[GenLine], order_seller: i64, ship: i64) -> 
             ));
         }
         if g.mc_tax > 0 {
-            l.taxes.push(tax(
+            l.taxes.push(tax_line(
                 TaxKind::SalesTax,
                 None,
                 Money::from_minor(g.mc_tax, c),
@@ -139,7 +142,7 @@ fn build_order(c: Currency, lines: &[GenLine], order_seller: i64, ship: i64) -> 
         }
         ls.push(l);
     }
-    let mut o = order(Channel::Tmall, "O-1", c, "2026-01-31T17:30:00Z", ls);
+    let mut o = order(Channel::Tmall, "O-1", c, t("2026-01-31T17:30:00Z"), ls);
     if order_seller > 0 {
         o.discounts.push(discount(
             DiscountFunder::Seller,
@@ -231,14 +234,14 @@ proptest! {
         // optionally the refund lands in the next month.
         let sale = Money::from_minor(totals.seller_receivable.to_minor().unwrap_or(0) + delta, c);
         let mut slines = vec![
-            sline(SettlementLineKind::Sale, sale, Some("O-1"), "2026-02-10T00:00:00Z"),
-            sline(fee("技术服务费"), Money::from_minor(-fee_minor, c), Some("O-1"), "2026-02-10T00:00:00Z"),
+            settlement_line(SettlementLineKind::Sale, sale, Some("O-1"), t("2026-02-10T00:00:00Z")),
+            settlement_line(fee("技术服务费"), Money::from_minor(-fee_minor, c), Some("O-1"), t("2026-02-10T00:00:00Z")),
         ];
         if !refunded.is_zero() {
             let at = if split_months { "2026-03-02T00:00:00Z" } else { "2026-02-11T00:00:00Z" };
-            slines.push(sline(SettlementLineKind::Refund, refunded.neg(), Some("O-1"), at));
+            slines.push(settlement_line(SettlementLineKind::Refund, refunded.neg(), Some("O-1"), t(at)));
         }
-        let s = settlement(Channel::Tmall, "S", c, "2026-02-01T00:00:00Z", "2026-03-05T00:00:00Z", slines);
+        let s = settlement(Channel::Tmall, "S", c, t("2026-02-01T00:00:00Z"), t("2026-03-05T00:00:00Z"), slines);
         let js = mapper
             .settlement_journals_with_accruals(&s, &ctx, &entries)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -61,6 +61,9 @@ use crate::store::{
     NewException, Outcome, RecordKey, Store, StreamKey,
 };
 
+mod flows;
+pub use flows::refund_document_key;
+
 /// Engine settings.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -294,6 +297,7 @@ pub fn reversal_of(entry: &JournalEntry, date: NaiveDate) -> JournalEntry {
 pub(crate) enum DocRequest {
     SalesOrder(Box<SalesOrderRequest>),
     Journal(Box<JournalRequest>),
+    Refund(Box<marketsync_core::RefundRequest>),
 }
 
 pub(crate) struct Doc {
@@ -669,6 +673,7 @@ impl Engine {
         };
         match result {
             Ok(()) => {
+                self.save_order_snapshot(&env).await?;
                 let outcome = match posted.last() {
                     Some(id) => Outcome::Posted(id.clone()),
                     None => Outcome::Skipped("no_accounting_effect".into()),
@@ -851,6 +856,7 @@ impl Engine {
             let result = match &doc.request {
                 DocRequest::SalesOrder(r) => self.erp.upsert_sales_order(r).await,
                 DocRequest::Journal(r) => self.erp.post_journal(r).await,
+                DocRequest::Refund(r) => self.erp.record_refund(r).await,
             };
             let e = match result {
                 Ok(r) => {
@@ -927,6 +933,7 @@ impl Engine {
     ) -> std::result::Result<(), Fail> {
         let (erp_kind, rulebook_version) = match doc.request {
             DocRequest::SalesOrder(_) => (ErpDocumentKind::SalesOrder, None),
+            DocRequest::Refund(_) => (ErpDocumentKind::Refund, None),
             DocRequest::Journal(_) => (
                 ErpDocumentKind::JournalEntry,
                 Some(self.mapper.rulebook().version.clone()),
@@ -1003,6 +1010,8 @@ impl Engine {
         })?;
         let result = if x.status != ExceptionStatus::Open {
             ReplayResult::NotOpen(x.status)
+        } else if let Some(r) = self.replay_flow_exception(&x, connector).await? {
+            r
         } else if let Some(canonical) = &x.canonical {
             let order: Order = serde_json::from_value(canonical.clone()).map_err(|e| {
                 Error::new(

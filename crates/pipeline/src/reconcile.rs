@@ -234,6 +234,17 @@ impl Engine {
                 _ => {}
             }
         }
+        // Refunds booked against the matched orders reduced their receivable too.
+        let mut reversals: Vec<JournalEntry> = Vec::new();
+        for id in &matched {
+            let order = RecordKey {
+                channel: s.channel.clone(),
+                shop: s.shop.clone(),
+                kind: EventKind::Order,
+                external_id: (*id).to_owned(),
+            };
+            reversals.extend(self.refund_reversals_of(&order).await?);
+        }
         let mut posted = Vec::new();
         let result = self
             .post_settlement(&s, &key, &src, &accruals, &mut posted)
@@ -270,8 +281,10 @@ impl Engine {
                 return Ok(SettlementOutcome::Exception(x.id));
             }
         };
-        // Residuals per order over the matched accruals and this settlement's journals.
+        // Residuals per order over the matched accruals, their refund reversals and this
+        // settlement's journals.
         let mut entries = accruals.clone();
+        entries.extend(reversals);
         entries.extend(journals);
         let residuals = receivable_residuals(&entries)?;
         let mut variances = 0;

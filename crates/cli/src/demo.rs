@@ -86,6 +86,8 @@ pub struct DemoSummary {
 struct Recording<C> {
     inner: C,
     orders: Mutex<BTreeMap<String, Order>>,
+    refunds: Mutex<BTreeMap<String, Refund>>,
+    settlements: Mutex<BTreeMap<String, Settlement>>,
 }
 
 impl<C> Recording<C> {
@@ -93,7 +95,23 @@ impl<C> Recording<C> {
         Recording {
             inner,
             orders: Mutex::new(BTreeMap::new()),
+            refunds: Mutex::new(BTreeMap::new()),
+            settlements: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    fn refunds(&self) -> Vec<Refund> {
+        self.refunds
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn settlements(&self) -> Vec<Settlement> {
+        self.settlements
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn orders(&self) -> Vec<Order> {
@@ -134,10 +152,22 @@ impl<C: MarketplaceConnector> MarketplaceConnector for Recording<C> {
         Ok(page)
     }
     async fn fetch_returns(&self, query: &FetchQuery) -> MsResult<Page<Refund>> {
-        self.inner.fetch_returns(query).await
+        let page = self.inner.fetch_returns(query).await?;
+        if let Ok(mut m) = self.refunds.lock() {
+            for r in page.ok_items() {
+                m.insert(r.id.to_string(), r.clone());
+            }
+        }
+        Ok(page)
     }
     async fn fetch_settlements(&self, query: &FetchQuery) -> MsResult<Page<Settlement>> {
-        self.inner.fetch_settlements(query).await
+        let page = self.inner.fetch_settlements(query).await?;
+        if let Ok(mut m) = self.settlements.lock() {
+            for x in page.ok_items() {
+                m.insert(x.id.to_string(), x.clone());
+            }
+        }
+        Ok(page)
     }
     async fn push_inventory(&self, updates: &[InventoryUpdate]) -> MsResult<Vec<InventoryAck>> {
         self.inner.push_inventory(updates).await
@@ -512,6 +542,18 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
     let docs_after_second = (netsuite.count(ns_sim::RecordType::SalesOrder)
         + netsuite.count(ns_sim::RecordType::JournalEntry)) as u64;
 
+    // Refunds, then settlements, through the same engine: one ERP document per event, and
+    // each settlement reconciled against the orders it pays.
+    let (tr, sr) = tokio::join!(
+        cn.sync_refunds(tmall_conn.as_ref()),
+        us.sync_refunds(shopify_conn.as_ref())
+    );
+    let (tr, sr) = (tr?, sr?);
+    let settled = us.sync_settlements(shopify_conn.as_ref()).await?;
+    // TOP bills carry only the platform's charges (a sale's proceeds reach the seller's Alipay
+    // balance, not the bill), so Tmall bills are read for the P&L's fees, not reconciled.
+    fetch_all_settlements(tmall_conn.as_ref(), window).await?;
+
     // Inventory: NetSuite stock → available-to-promise → both channels, with the units sold
     // and not yet shipped on either channel reserved everywhere.
     let mut kpi = KpiRecorder::default();
@@ -561,23 +603,30 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
     // Refunds and settlements for the P&L.
     let mut pnl = PnlBuilder::new(chrono_tz::Asia::Shanghai);
     let mut channels = Vec::new();
-    for (conn, first, second, window) in [
-        (tmall_conn.as_ref() as &dyn RecordingView, &t1, &t2, window),
+    let reconciled_at = Utc::now();
+    for (conn, first, second, refunds, reconciled) in [
+        (tmall_conn.as_ref() as &dyn RecordingView, &t1, &t2, &tr, 0),
         (
             shopify_conn.as_ref() as &dyn RecordingView,
             &s1,
             &s2,
-            shopify_window,
+            &sr,
+            settled.reconciled,
         ),
     ] {
         for o in conn.recorded_orders() {
             pnl.add_order(&o)?;
         }
-        for r in fetch_all_refunds(conn.connector(), window).await? {
+        for r in conn.recorded_refunds() {
             pnl.add_refund(&r)?;
         }
-        for s in fetch_all_settlements(conn.connector(), window).await? {
+        for s in conn.recorded_settlements() {
             pnl.add_settlement(&s)?;
+            if reconciled > 0 {
+                if let Ok(cycle) = (reconciled_at - s.period_end).to_std() {
+                    kpi.settlement_cycle(cycle);
+                }
+            }
         }
         let filter = ExceptionFilter {
             channel: Some(conn.connector().channel()),
@@ -598,6 +647,8 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
             orders_fetched: first.fetched,
             orders_posted: first.posted,
             duplicates_suppressed: first.duplicates + second.duplicates,
+            refunds_posted: refunds.posted,
+            settlements_reconciled: reconciled,
             exceptions,
         });
     }
@@ -616,15 +667,25 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
 
     println!();
     println!(
-        "{:<10} {:>8} {:>8} {:>12}  exceptions by reason",
-        "channel", "fetched", "posted", "duplicates"
+        "{:<10} {:>8} {:>8} {:>12} {:>9} {:>12}  exceptions by reason",
+        "channel", "fetched", "posted", "duplicates", "refunds", "settlements"
     );
     for c in &channels {
         println!(
-            "{:<10} {:>8} {:>8} {:>12}  {:?}",
-            c.channel, c.orders_fetched, c.orders_posted, c.duplicates_suppressed, c.exceptions
+            "{:<10} {:>8} {:>8} {:>12} {:>9} {:>12}  {:?}",
+            c.channel,
+            c.orders_fetched,
+            c.orders_posted,
+            c.duplicates_suppressed,
+            c.refunds_posted,
+            c.settlements_reconciled,
+            c.exceptions
         );
     }
+    println!(
+        "settlements: {} reconciled, {} orders matched, {} variances, {} settled but never posted",
+        settled.reconciled, settled.matched_orders, settled.variances, settled.unmatched_orders
+    );
     println!();
     println!("channel P&L (net sales / fees / contribution):");
     for (k, r) in &pnl {
@@ -679,6 +740,8 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
 
 trait RecordingView: Send + Sync {
     fn recorded_orders(&self) -> Vec<Order>;
+    fn recorded_refunds(&self) -> Vec<Refund>;
+    fn recorded_settlements(&self) -> Vec<Settlement>;
     fn connector(&self) -> &dyn MarketplaceConnector;
 }
 
@@ -686,34 +749,14 @@ impl<C: MarketplaceConnector> RecordingView for Recording<C> {
     fn recorded_orders(&self) -> Vec<Order> {
         self.orders()
     }
+    fn recorded_refunds(&self) -> Vec<Refund> {
+        self.refunds()
+    }
+    fn recorded_settlements(&self) -> Vec<Settlement> {
+        self.settlements()
+    }
     fn connector(&self) -> &dyn MarketplaceConnector {
         self
-    }
-}
-
-async fn fetch_all_refunds(
-    c: &dyn MarketplaceConnector,
-    window: TimeWindow,
-) -> Result<Vec<Refund>, Box<dyn std::error::Error>> {
-    let mut out = Vec::new();
-    if !c.capabilities().returns {
-        return Ok(out);
-    }
-    let mut q = FetchQuery::new(window).with_page_size(50);
-    loop {
-        let page = match c.fetch_returns(&q).await {
-            Ok(p) => p,
-            Err(e) if matches!(e.kind(), ErrorKind::RateLimited { .. }) => {
-                tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_millis(200))).await;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        out.extend(page.ok_items().cloned());
-        match page.next_cursor {
-            Some(cur) => q = q.with_cursor(Some(cur)),
-            None => return Ok(out),
-        }
     }
 }
 

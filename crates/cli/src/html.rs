@@ -18,6 +18,10 @@ pub struct ChannelSummary {
     pub orders_posted: u64,
     /// Deliveries suppressed as duplicates.
     pub duplicates_suppressed: u64,
+    /// Refund events posted (refund document and reversal journal).
+    pub refunds_posted: u64,
+    /// Settlements reconciled.
+    pub settlements_reconciled: u64,
     /// Exceptions by reason code.
     pub exceptions: BTreeMap<String, u64>,
 }
@@ -174,7 +178,7 @@ pub fn render(model: &ReportModel) -> String {
         g = escape(&model.generated_at)
     );
 
-    h.push_str("<h2>Channels</h2><table><tr><th>channel</th><th>fetched</th><th>posted</th><th>duplicates suppressed</th><th>exceptions</th></tr>");
+    h.push_str("<h2>Channels</h2><table><tr><th>channel</th><th>fetched</th><th>posted</th><th>duplicates suppressed</th><th>refunds posted</th><th>settlements reconciled</th><th>exceptions</th></tr>");
     for c in &model.channels {
         let ex: Vec<String> = c
             .exceptions
@@ -183,11 +187,13 @@ pub fn render(model: &ReportModel) -> String {
             .collect();
         let _ = write!(
             h,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             escape(&c.channel),
             c.orders_fetched,
             c.orders_posted,
             c.duplicates_suppressed,
+            c.refunds_posted,
+            c.settlements_reconciled,
             escape(&ex.join(", "))
         );
     }

@@ -41,6 +41,15 @@ async fn demo_posts_once_and_writes_the_report() {
             "{c:?}"
         );
     }
+    // Tmall refunds post through the SKU map (refund documents carry the resolved items).
+    let tmall = &summary.channels[0];
+    assert_eq!(tmall.channel, "tmall");
+    assert!(tmall.refunds_posted > 0, "{tmall:?}");
+    assert_eq!(
+        tmall.exceptions.keys().collect::<Vec<_>>(),
+        vec!["unknown_status"],
+        "{tmall:?}"
+    );
     // Stock went out to both channels: 12 Tmall SKUs and 4 Shopify variants, all applied.
     assert_eq!(summary.inventory_updates, (16, 16));
     let html = std::fs::read_to_string(&opts.report).unwrap();

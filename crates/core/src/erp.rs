@@ -131,6 +131,9 @@ pub struct RefundRequest {
     pub refund: Refund,
     /// The ERP sales order refunded, if known.
     pub sales_order: Option<ErpDocumentId>,
+    /// ERP items per refunded order line, as the sales order was booked with
+    /// ([`SalesOrderRequest::items`]). A line without an entry is sent with its SKU.
+    pub items: BTreeMap<OrderLineId, ErpItemId>,
 }
 
 impl RefundRequest {
@@ -140,7 +143,14 @@ impl RefundRequest {
             idempotency_key,
             refund,
             sales_order: None,
+            items: BTreeMap::new(),
         }
+    }
+
+    /// Sets resolved items.
+    pub fn with_items(mut self, items: BTreeMap<OrderLineId, ErpItemId>) -> RefundRequest {
+        self.items = items;
+        self
     }
 }
 

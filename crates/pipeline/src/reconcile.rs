@@ -301,10 +301,16 @@ impl Engine {
                     external_id: r.order_id.clone(),
                     event_key: Some(key.clone()),
                     reason: ReasonCode::SettlementVariance,
-                    message: format!(
-                        "settlement {} leaves order {order} with an open receivable of {}",
-                        s.id, r.amount
-                    ),
+                    message: match &r.order_id {
+                        Some(_) => format!(
+                            "settlement {} leaves order {order} with an open receivable of {}",
+                            s.id, r.amount
+                        ),
+                        None => format!(
+                            "settlement {} moves {} of receivable that no order accounts for",
+                            s.id, r.amount
+                        ),
+                    },
                     raw: None,
                     canonical: Some(serde_json::json!({
                         "settlement_id": s.id.to_string(),

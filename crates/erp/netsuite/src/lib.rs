@@ -333,8 +333,24 @@ impl ErpAdapter for NetSuiteAdapter {
     }
 
     async fn record_refund(&self, request: &RefundRequest) -> Result<ErpDocumentRef> {
-        let skus: Vec<Sku> = request.refund.lines.iter().map(|l| l.sku.clone()).collect();
-        let sku_items = self.items_by_sku(&skus).await?;
+        // Lines the mapping layer resolved use their item; the others are looked up by SKU.
+        let unresolved: Vec<Sku> = request
+            .refund
+            .lines
+            .iter()
+            .filter(|l| !request.items.contains_key(&l.line_id))
+            .map(|l| l.sku.clone())
+            .collect();
+        let mut sku_items = if unresolved.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.items_by_sku(&unresolved).await?
+        };
+        for l in &request.refund.lines {
+            if let Some(item) = request.items.get(&l.line_id) {
+                sku_items.insert(l.sku.clone(), item.to_string());
+            }
+        }
         let body = normalize::credit_memo_body(
             &request.refund,
             &sku_items,

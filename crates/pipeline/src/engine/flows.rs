@@ -507,6 +507,7 @@ impl Engine {
         };
         let completed = refund.status == RefundStatus::Completed;
         let mut order_head: Option<(Revision, OrderState)> = None;
+        let mut refund_items = std::collections::BTreeMap::new();
         let new_reversal = if completed {
             let head = self.store.head(&order_rec).await.map_err(Fail::Infra)?;
             let Some(head) = head else {
@@ -527,6 +528,7 @@ impl Engine {
                 .refund_reversal(refund, &order, &self.ctx)
                 .map_err(Fail::Record)?;
             j.validate().map_err(|e| Fail::Record(e.into()))?;
+            refund_items = self.mapper.resolve_items(&order).map_err(Fail::Record)?;
             order_head = Some((head.revision, os));
             Some(j)
         } else {
@@ -536,7 +538,8 @@ impl Engine {
             if prev.refund_document.is_none() {
                 if self.erp.capabilities().refunds {
                     let key = refund_document_key(refund);
-                    let mut req = RefundRequest::new(key.clone(), refund.clone());
+                    let mut req = RefundRequest::new(key.clone(), refund.clone())
+                        .with_items(std::mem::take(&mut refund_items));
                     req.sales_order = os.sales_order.clone();
                     let doc = Doc {
                         role: "refund",

@@ -25,7 +25,7 @@ use marketsync_mapping::{AliasKind, InMemoryRates, Mapper, Rulebook, SkuMap};
 use marketsync_netsuite::{NetSuiteAdapter, NetSuiteConfig, TbaCredentials};
 use marketsync_pipeline::Store;
 use marketsync_pipeline::atp::{AtpEngine, AtpPolicy, ChannelAllocation, push};
-use marketsync_pipeline::report::{KpiRecorder, PnlBuilder};
+use marketsync_pipeline::report::{KpiRecorder, PnlBuilder, TurnoverTracker};
 use marketsync_pipeline::store::ExceptionFilter;
 use marketsync_pipeline::store::sqlite::SqliteStore;
 use marketsync_pipeline::{Engine, EngineConfig, SyncReport};
@@ -599,6 +599,22 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
     for (channel, _, e) in &pushed.failed {
         eprintln!("inventory push to {channel} failed (retried next batch): {e}");
     }
+    let mut turnover = TurnoverTracker::default();
+    for c in &connectors {
+        turnover.sample_stock(
+            &c.channel(),
+            &c.shop(),
+            atp.shown_units(&c.channel(), &c.shop()),
+        );
+    }
+    for o in tmall_conn
+        .orders()
+        .iter()
+        .chain(shopify_conn.orders().iter())
+    {
+        turnover.add_sold(o);
+    }
+    kpi.inventory_turnover(&turnover);
 
     // Refunds and settlements for the P&L.
     let mut pnl = PnlBuilder::new(chrono_tz::Asia::Shanghai);

@@ -297,13 +297,20 @@ pub fn render(model: &ReportModel) -> String {
          <tr><th>share needing manual action</th><td class=\"num\">{:.2}%</td></tr>\
          <tr><th>inventory update latency p50 / p95</th><td class=\"num\">{}</td></tr>\
          <tr><th>settlement reconciliation cycle p50 / p95</th><td class=\"num\">{}</td></tr>\
-         </table></body></html>",
+         {}</table></body></html>",
         k.received,
         k.ingestion_success_rate * 100.0,
         k.duplicate_rate * 100.0,
         k.manual_action_share * 100.0,
         escape(&latency(&k.inventory_update_latency, true)),
         escape(&latency(&k.settlement_reconciliation_cycle, false)),
+        k.inventory_turnover
+            .iter()
+            .map(|(ch, t)| format!(
+                "<tr><th>inventory turnover {}</th><td class=\"num\">{t:.2}×</td></tr>",
+                escape(ch)
+            ))
+            .collect::<String>(),
     );
     h
 }

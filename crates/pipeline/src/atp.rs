@@ -329,6 +329,16 @@ impl AtpEngine {
         }
     }
 
+    /// Units a channel was last acknowledged to show, over all its SKUs.
+    pub fn shown_units(&self, channel: &Channel, shop: &ShopId) -> u64 {
+        self.shown
+            .iter()
+            .filter(|((c, s, _), _)| c == channel && s == shop)
+            .filter_map(|(_, v)| v.applied_qty)
+            .map(u64::from)
+            .sum()
+    }
+
     /// What a channel was last acknowledged to show for one of its SKUs.
     pub fn shown(&self, channel: &Channel, shop: &ShopId, sku: &Sku) -> Option<u32> {
         self.shown

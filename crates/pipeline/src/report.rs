@@ -288,6 +288,9 @@ pub struct Kpis {
     pub inventory_update_latency: LatencySummary,
     /// From a settlement's period end to its reconciliation.
     pub settlement_reconciliation_cycle: LatencySummary,
+    /// Inventory turnover per `channel/shop`: units sold ÷ average units shown as available
+    /// (see [`TurnoverTracker`]); absent where no stock was sampled.
+    pub inventory_turnover: BTreeMap<String, f64>,
 }
 
 /// Counts what the pipeline does. Cheap; call from the engine's hot path.
@@ -300,6 +303,7 @@ pub struct KpiRecorder {
     manual: u64,
     inventory: Vec<Duration>,
     settlement: Vec<Duration>,
+    turnover: BTreeMap<String, f64>,
 }
 
 impl KpiRecorder {
@@ -338,6 +342,13 @@ impl KpiRecorder {
         self.settlement.push(cycle);
     }
 
+    /// Records the inventory turnover of the channels a tracker watched.
+    pub fn inventory_turnover(&mut self, tracker: &TurnoverTracker) {
+        for ((channel, shop), t) in tracker.turnover() {
+            self.turnover.insert(format!("{channel}/{shop}"), t);
+        }
+    }
+
     /// The KPIs now. Rates are plain ratios (not money), hence `f64`.
     pub fn kpis(&self) -> Kpis {
         let unique = self.received.saturating_sub(self.duplicates);
@@ -353,6 +364,7 @@ impl KpiRecorder {
             manual_action_share: ratio(self.manual, unique),
             inventory_update_latency: summarize(&self.inventory),
             settlement_reconciliation_cycle: summarize(&self.settlement),
+            inventory_turnover: self.turnover.clone(),
         }
     }
 
@@ -373,5 +385,52 @@ impl KpiRecorder {
             settlement_cycle_p95_s = k.settlement_reconciliation_cycle.p95.as_secs(),
             "pipeline KPIs"
         );
+    }
+}
+
+/// Inventory turnover per channel, in units: units sold on the channel over a period divided by
+/// the average units the channel showed as available (ATP) at the samples taken in that period.
+/// A channel that sells its whole shown stock once in the period turns it once.
+#[derive(Clone, Debug, Default)]
+pub struct TurnoverTracker {
+    samples: BTreeMap<(Channel, ShopId), (u64, u64)>,
+    sold: BTreeMap<(Channel, ShopId), u64>,
+}
+
+impl TurnoverTracker {
+    /// Samples the units a channel shows as available (e.g.
+    /// [`crate::atp::AtpEngine::shown_units`] after a push).
+    pub fn sample_stock(&mut self, channel: &Channel, shop: &ShopId, units: u64) {
+        let s = self
+            .samples
+            .entry((channel.clone(), shop.clone()))
+            .or_default();
+        s.0 += units;
+        s.1 += 1;
+    }
+
+    /// Counts the units of a paid order (cancelled and unpaid orders sell nothing).
+    pub fn add_sold(&mut self, order: &Order) {
+        if !order.status.is_paid() {
+            return;
+        }
+        let units: u64 = order.lines.iter().map(|l| u64::from(l.quantity)).sum();
+        *self
+            .sold
+            .entry((order.channel.clone(), order.shop.clone()))
+            .or_default() += units;
+    }
+
+    /// Turnover per channel and shop, where stock was sampled and averaged above zero.
+    pub fn turnover(&self) -> BTreeMap<(Channel, ShopId), f64> {
+        self.samples
+            .iter()
+            .filter(|(_, (total, n))| *n > 0 && *total > 0)
+            .map(|(k, (total, n))| {
+                let average = *total as f64 / *n as f64;
+                let sold = self.sold.get(k).copied().unwrap_or(0) as f64;
+                (k.clone(), sold / average)
+            })
+            .collect()
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use marketsync_core::{Currency, Money, ReasonCode, Sku};
-use marketsync_pipeline::report::{KpiRecorder, PnlBuilder};
+use marketsync_pipeline::report::{KpiRecorder, PnlBuilder, TurnoverTracker};
 use marketsync_testkit::{ChannelProfile, Generator, GeneratorConfig};
 
 #[test]
@@ -118,4 +118,31 @@ fn kpis_are_ratios_of_what_happened() {
     );
     assert_eq!(kpis.settlement_reconciliation_cycle.count, 1);
     k.emit();
+}
+
+#[test]
+fn inventory_turnover_is_units_sold_over_average_shown() {
+    let profile = ChannelProfile::tmall();
+    let mut g = Generator::new(GeneratorConfig::new(5).with_channels(vec![profile.clone()]));
+    let orders = g.orders(30);
+    let sold: u64 = orders
+        .iter()
+        .filter(|o| o.status.is_paid())
+        .flat_map(|o| o.lines.iter())
+        .map(|l| u64::from(l.quantity))
+        .sum();
+    let mut t = TurnoverTracker::default();
+    for o in &orders {
+        t.add_sold(o);
+    }
+    t.sample_stock(&profile.channel, &profile.shop, 40);
+    t.sample_stock(&profile.channel, &profile.shop, 60);
+    let turnover = t.turnover();
+    let got = turnover[&(profile.channel.clone(), profile.shop.clone())];
+    assert!((got - sold as f64 / 50.0).abs() < 1e-9, "{got}");
+    let mut k = KpiRecorder::default();
+    k.inventory_turnover(&t);
+    assert_eq!(k.kpis().inventory_turnover.len(), 1);
+    // No stock sampled: no turnover claimed.
+    assert!(TurnoverTracker::default().turnover().is_empty());
 }

@@ -341,6 +341,24 @@ pub(crate) enum Fail {
     Infra(Error),
 }
 
+/// A record stream the engine walks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// `fetch_orders`, stream `"orders"`.
+    Orders,
+    /// `fetch_returns`, stream `"refunds"`.
+    Refunds,
+}
+
+impl Flow {
+    fn stream(self) -> &'static str {
+        match self {
+            Flow::Orders => "orders",
+            Flow::Refunds => "refunds",
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
     Sync,
@@ -455,7 +473,19 @@ impl Engine {
 
     /// One pass over a connector's order stream: from the cursor to now.
     pub async fn sync_orders(&self, connector: &dyn MarketplaceConnector) -> Result<SyncReport> {
-        let stream = StreamKey::new(connector.channel(), connector.shop(), "orders");
+        self.walk_stream(connector, Flow::Orders).await
+    }
+
+    /// Walks a stream from its cursor to now, one page at a time: fetch (with retries), handle
+    /// the page, and save the cursor only once the page is handled. A page with records held by
+    /// another worker stops the pass without moving the cursor (the next pass fetches it
+    /// again). Shared by every record stream.
+    pub(crate) async fn walk_stream(
+        &self,
+        connector: &dyn MarketplaceConnector,
+        flow: Flow,
+    ) -> Result<SyncReport> {
+        let stream = StreamKey::new(connector.channel(), connector.shop(), flow.stream());
         let mut report = SyncReport::default();
         let mut state = self.store.cursor(&stream).await?.unwrap_or_default();
         let target_end = self.clock.now();
@@ -470,13 +500,27 @@ impl Engine {
             let query = FetchQuery::new(window)
                 .with_cursor(state.page.clone())
                 .with_page_size(self.config.page_size);
-            let page = self
-                .with_retry("fetch_orders", || connector.fetch_orders(&query))
-                .await?;
-            let next = page.next_cursor.clone();
             let held_before = report.in_flight;
-            self.handle_page(&stream, window, page, Mode::Sync, &mut report)
-                .await?;
+            let next = match flow {
+                Flow::Orders => {
+                    let page = self
+                        .with_retry("fetch_orders", || connector.fetch_orders(&query))
+                        .await?;
+                    let next = page.next_cursor.clone();
+                    self.handle_page(&stream, window, page, Mode::Sync, &mut report)
+                        .await?;
+                    next
+                }
+                Flow::Refunds => {
+                    let page = self
+                        .with_retry("fetch_returns", || connector.fetch_returns(&query))
+                        .await?;
+                    let next = page.next_cursor.clone();
+                    self.handle_refund_page(&stream, window, page, Mode::Sync, &mut report)
+                        .await?;
+                    next
+                }
+            };
             if report.in_flight > held_before {
                 // Some records are held by another (possibly stopped) worker: the page is not
                 // handled yet, so the cursor stays; the next pass fetches it again.

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Doc, DocRequest, Engine, EventOutcome, Fail, Mode, OrderState, ReplayResult, Source,
-    SyncReport, advanced, reversal_of,
+    SyncReport, reversal_of,
 };
 use crate::store::{
     Claim, ExceptionRecord, Head, LedgerState, Lineage, NewException, Outcome, RecordKey, Snapshot,
@@ -124,42 +124,7 @@ impl Engine {
     /// One pass over a connector's refund stream (`"refunds"`): from the cursor to now. Only
     /// completed refunds post (see the [engine docs](crate::engine)).
     pub async fn sync_refunds(&self, connector: &dyn MarketplaceConnector) -> Result<SyncReport> {
-        let stream = StreamKey::new(connector.channel(), connector.shop(), "refunds");
-        let mut report = SyncReport::default();
-        let mut state = self.store.cursor(&stream).await?.unwrap_or_default();
-        let target_end = self.clock.now();
-        loop {
-            if self.shutdown.is_shutdown() {
-                report.stopped_early = true;
-                break;
-            }
-            let Some(window) = self.next_window(&state, target_end) else {
-                break;
-            };
-            let query = FetchQuery::new(window)
-                .with_cursor(state.page.clone())
-                .with_page_size(self.config.page_size);
-            let page = self
-                .with_retry("fetch_returns", || connector.fetch_returns(&query))
-                .await?;
-            let next = page.next_cursor.clone();
-            let held_before = report.in_flight;
-            self.handle_refund_page(&stream, window, page, Mode::Sync, &mut report)
-                .await?;
-            if report.in_flight > held_before {
-                tracing::info!(stream = %stream, held = report.in_flight - held_before,
-                    "records held by another worker; the page will be fetched again");
-                break;
-            }
-            state = advanced(&state, window, next);
-            self.store
-                .save_cursor(&stream, &state, self.clock.now())
-                .await?;
-            if state.window.is_none() && window.end >= target_end {
-                break;
-            }
-        }
-        Ok(report)
+        self.walk_stream(connector, super::Flow::Refunds).await
     }
 
     /// The refund reversal journals booked for an order (by its completed refunds), oldest
@@ -176,7 +141,7 @@ impl Engine {
         Ok(out)
     }
 
-    async fn handle_refund_page(
+    pub(super) async fn handle_refund_page(
         &self,
         stream: &StreamKey,
         window: TimeWindow,

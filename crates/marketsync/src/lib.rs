@@ -27,3 +27,8 @@ pub use marketsync_netsuite as netsuite;
 /// Tryton JSON-RPC adapter (feature `tryton`).
 #[cfg(feature = "tryton")]
 pub use marketsync_tryton as tryton;
+
+/// The sync engine, stores, work queues, ATP and reports (feature `pipeline`; `postgres` and
+/// `nats` add the scale-out backends).
+#[cfg(feature = "pipeline")]
+pub use marketsync_pipeline as pipeline;

@@ -652,20 +652,8 @@ impl Engine {
     ) -> Result<EventOutcome> {
         let env = Envelope::order(order, self.clock.now());
         let ev = env.idempotency_key.clone();
-        let req = self.claim_request(&ev, "order_event");
-        match self.store.claim(&req).await? {
-            Claim::Acquired(_) => {}
-            Claim::Existing(e) => match e.state {
-                LedgerState::Posted | LedgerState::Skipped => return Ok(EventOutcome::Duplicate),
-                LedgerState::Failed if mode == Mode::Sync => {
-                    return Ok(EventOutcome::KnownFailure);
-                }
-                LedgerState::Failed | LedgerState::Pending => {
-                    if self.store.take_over(&req).await?.is_none() {
-                        return Ok(EventOutcome::InFlight);
-                    }
-                }
-            },
+        if let Some(outcome) = self.begin_event(&ev, "order_event", mode).await? {
+            return Ok(outcome);
         }
         let rec = RecordKey {
             channel: env.channel.clone(),
@@ -814,38 +802,56 @@ impl Engine {
             return Ok(());
         }
         if let Some(old) = &prev.accrual {
-            let date = self
-                .mapper
-                .business_date(order.updated_at, &self.ctx)
-                .map_err(Fail::Record)?;
-            let rev = reversal_of(old, date);
-            rev.validate().map_err(|e| Fail::Record(e.into()))?;
+            let rev = self.reversal_at(old, order.updated_at)?;
             let key = env.idempotency_key.child("reversal");
-            let doc = Doc {
-                role: "reversal",
-                request: DocRequest::Journal(Box::new(JournalRequest::new(key.clone(), rev))),
-                key,
-            };
-            let id = self.post_document(&doc, &src).await?;
+            let id = self.post_journal_doc("reversal", key, rev, &src).await?;
             state.accrual = None;
             *amended = true;
             posted.push(id);
         }
         if let Some(new) = new_accrual {
             let key = env.idempotency_key.child("accrual");
-            let doc = Doc {
-                role: "accrual",
-                request: DocRequest::Journal(Box::new(JournalRequest::new(
-                    key.clone(),
-                    new.clone(),
-                ))),
-                key,
-            };
-            let id = self.post_document(&doc, &src).await?;
+            let id = self
+                .post_journal_doc("accrual", key, new.clone(), &src)
+                .await?;
             state.accrual = Some(new);
             posted.push(id);
         }
         Ok(())
+    }
+
+    /// The validated reversal of a booked journal, dated on the business date of `at` (so a
+    /// closed period is never touched).
+    pub(crate) fn reversal_at(
+        &self,
+        booked: &JournalEntry,
+        at: DateTime<Utc>,
+    ) -> std::result::Result<JournalEntry, Fail> {
+        let date = self
+            .mapper
+            .business_date(at, &self.ctx)
+            .map_err(Fail::Record)?;
+        let rev = reversal_of(booked, date);
+        rev.validate().map_err(|e| Fail::Record(e.into()))?;
+        Ok(rev)
+    }
+
+    /// Posts one journal exactly once under `key` (see [`Engine::post_document`]), validating
+    /// it first.
+    pub(crate) async fn post_journal_doc(
+        &self,
+        role: &'static str,
+        key: IdempotencyKey,
+        entry: JournalEntry,
+        src: &Source,
+    ) -> std::result::Result<ErpDocumentId, Fail> {
+        entry.validate().map_err(|e| Fail::Record(e.into()))?;
+        let doc = Doc {
+            role,
+            request: DocRequest::Journal(Box::new(JournalRequest::new(key.clone(), entry))),
+            key,
+        };
+        self.post_document(&doc, src).await
     }
 
     /// Posts one document exactly once: claim its key, resume (look up first) if a previous

@@ -21,13 +21,14 @@
 use std::collections::BTreeSet;
 
 use marketsync_core::{
-    EventKind, IdempotencyKey, JournalEntry, JournalRequest, Money, RawRecord, ReasonCode, Result,
-    Settlement, TimeWindow,
+    EventKind, IdempotencyKey, JournalEntry, Money, RawRecord, ReasonCode, Result, Settlement,
+    TimeWindow,
 };
 use marketsync_mapping::receivable_residuals;
 
-use crate::engine::{Doc, DocRequest, Engine, Fail, Mode, Source, advanced};
-use crate::store::{Claim, Head, LedgerState, NewException, Outcome, RecordKey, StreamKey};
+use crate::engine::EventOutcome;
+use crate::engine::{Engine, Fail, Mode, Source, advanced};
+use crate::store::{Head, NewException, Outcome, RecordKey, StreamKey};
 
 /// What reconciling one settlement did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,22 +172,11 @@ impl Engine {
             s.id.as_str(),
             &s.revision,
         );
-        let req = self.claim_request(&key, "settlement_event");
-        match self.store.claim(&req).await? {
-            Claim::Acquired(_) => {}
-            Claim::Existing(e) => match e.state {
-                LedgerState::Posted | LedgerState::Skipped => {
-                    return Ok(SettlementOutcome::Duplicate);
-                }
-                LedgerState::Failed if mode == Mode::Sync => {
-                    return Ok(SettlementOutcome::KnownFailure);
-                }
-                LedgerState::Failed | LedgerState::Pending => {
-                    if self.store.take_over(&req).await?.is_none() {
-                        return Ok(SettlementOutcome::InFlight);
-                    }
-                }
-            },
+        match self.begin_event(&key, "settlement_event", mode).await? {
+            None => {}
+            Some(EventOutcome::Duplicate) => return Ok(SettlementOutcome::Duplicate),
+            Some(EventOutcome::KnownFailure) => return Ok(SettlementOutcome::KnownFailure),
+            Some(_) => return Ok(SettlementOutcome::InFlight),
         }
         let record = RecordKey {
             channel: s.channel.clone(),
@@ -370,24 +360,17 @@ impl Engine {
             None => None,
         };
         for (i, j) in journals.iter().enumerate() {
-            j.validate().map_err(|e| Fail::Record(e.into()))?;
             let k = key.child(&format!("settlement-{i}"));
-            let doc = Doc {
-                role: "settlement",
-                request: DocRequest::Journal(Box::new(JournalRequest::new(k.clone(), j.clone()))),
-                key: k,
-            };
-            posted.push(self.post_document(&doc, src).await?);
+            posted.push(
+                self.post_journal_doc("settlement", k, j.clone(), src)
+                    .await?,
+            );
         }
         if let Some(p) = payout {
-            p.validate().map_err(|e| Fail::Record(e.into()))?;
-            let k = key.child("payout");
-            let doc = Doc {
-                role: "payout",
-                request: DocRequest::Journal(Box::new(JournalRequest::new(k.clone(), p))),
-                key: k,
-            };
-            posted.push(self.post_document(&doc, src).await?);
+            posted.push(
+                self.post_journal_doc("payout", key.child("payout"), p, src)
+                    .await?,
+            );
         }
         Ok(journals)
     }

@@ -30,15 +30,13 @@
 use chrono::{DateTime, Utc};
 use marketsync_core::{
     Channel, Envelope, EnvelopeMeta, ErpDocumentId, Error, ErrorKind, EventKind, FetchQuery,
-    IdempotencyKey, JournalEntry, JournalRequest, MarketplaceConnector, Order, OrderId, Page,
-    RawRecord, ReasonCode, Refund, RefundRequest, RefundStatus, Result, Revision, ShopId,
-    TimeWindow,
+    IdempotencyKey, JournalEntry, MarketplaceConnector, Order, OrderId, Page, RawRecord,
+    ReasonCode, Refund, RefundRequest, RefundStatus, Result, Revision, ShopId, TimeWindow,
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Doc, DocRequest, Engine, EventOutcome, Fail, Mode, OrderState, ReplayResult, Source,
-    SyncReport, reversal_of,
+    Doc, DocRequest, Engine, EventOutcome, Fail, Mode, OrderState, ReplayResult, Source, SyncReport,
 };
 use crate::store::{
     Claim, ExceptionRecord, Head, LedgerState, Lineage, NewException, Outcome, RecordKey, Snapshot,
@@ -204,7 +202,7 @@ impl Engine {
 
     /// Claims an event: `Some(outcome)` when it must not be handled now (a duplicate, a known
     /// failure outside a replay, in flight elsewhere).
-    async fn begin_event(
+    pub(crate) async fn begin_event(
         &self,
         ev: &IdempotencyKey,
         scope: &str,
@@ -532,33 +530,19 @@ impl Engine {
             return Ok(());
         }
         if let Some(old) = &prev.reversal {
-            let date = self
-                .mapper
-                .business_date(refund.updated_at, &self.ctx)
-                .map_err(Fail::Record)?;
-            let undo = reversal_of(old, date);
-            undo.validate().map_err(|e| Fail::Record(e.into()))?;
+            let undo = self.reversal_at(old, refund.updated_at)?;
             let key = env.idempotency_key.child("refund_reversal_undo");
-            let doc = Doc {
-                role: "refund_reversal_undo",
-                request: DocRequest::Journal(Box::new(JournalRequest::new(key.clone(), undo))),
-                key,
-            };
-            let id = self.post_document(&doc, &src).await?;
+            let id = self
+                .post_journal_doc("refund_reversal_undo", key, undo, &src)
+                .await?;
             state.reversal = None;
             posted.push(id);
         }
         if let Some(new) = new_reversal {
             let key = env.idempotency_key.child("refund_reversal");
-            let doc = Doc {
-                role: "refund_reversal",
-                request: DocRequest::Journal(Box::new(JournalRequest::new(
-                    key.clone(),
-                    new.clone(),
-                ))),
-                key: key.clone(),
-            };
-            let id = self.post_document(&doc, &src).await?;
+            let id = self
+                .post_journal_doc("refund_reversal", key.clone(), new.clone(), &src)
+                .await?;
             if let Some((order_rev, _)) = &order_head {
                 self.link(
                     key.child("order"),

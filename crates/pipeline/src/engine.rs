@@ -589,19 +589,14 @@ impl Engine {
                 }
                 Err(e) => {
                     let x = self
-                        .store
-                        .record_exception(&NewException {
-                            stream: stream.clone(),
-                            kind: EventKind::Order,
-                            external_id: item.external_id,
-                            event_key: None,
-                            reason: e.reason(),
-                            message: e.message().to_owned(),
-                            raw: Some(item.raw),
-                            canonical: None,
-                            window: Some(window),
-                            now: self.clock.now(),
-                        })
+                        .record_unreadable(
+                            stream,
+                            EventKind::Order,
+                            item.external_id,
+                            &e,
+                            item.raw,
+                            window,
+                        )
                         .await?;
                     tracing::warn!(
                         stream = %stream, exception = x.id, reason = %x.reason,
@@ -818,6 +813,32 @@ impl Engine {
             posted.push(id);
         }
         Ok(())
+    }
+
+    /// Queues a record that failed to normalize, with its raw payload, for replay.
+    pub(crate) async fn record_unreadable(
+        &self,
+        stream: &StreamKey,
+        kind: EventKind,
+        external_id: Option<String>,
+        error: &Error,
+        raw: RawRecord,
+        window: TimeWindow,
+    ) -> Result<crate::store::ExceptionRecord> {
+        self.store
+            .record_exception(&NewException {
+                stream: stream.clone(),
+                kind,
+                external_id,
+                event_key: None,
+                reason: error.reason(),
+                message: error.message().to_owned(),
+                raw: Some(raw),
+                canonical: None,
+                window: Some(window),
+                now: self.clock.now(),
+            })
+            .await
     }
 
     /// The validated reversal of a booked journal, dated on the business date of `at` (so a
@@ -1150,19 +1171,14 @@ impl Engine {
                     ),
                     Err(e) => {
                         let x = self
-                            .store
-                            .record_exception(&NewException {
-                                stream: stream.clone(),
-                                kind: EventKind::Order,
-                                external_id: item.external_id,
-                                event_key: None,
-                                reason: e.reason(),
-                                message: e.message().to_owned(),
-                                raw: Some(item.raw),
-                                canonical: None,
-                                window: Some(window),
-                                now: self.clock.now(),
-                            })
+                            .record_unreadable(
+                                stream,
+                                EventKind::Order,
+                                item.external_id,
+                                &e,
+                                item.raw,
+                                window,
+                            )
                             .await?;
                         ReplayResult::Ran(EventOutcome::Exception(x.id))
                     }

@@ -115,20 +115,15 @@ impl Engine {
                         report.count(&o);
                     }
                     Err(e) => {
-                        self.store
-                            .record_exception(&NewException {
-                                stream: stream.clone(),
-                                kind: EventKind::Settlement,
-                                external_id: item.external_id,
-                                event_key: None,
-                                reason: e.reason(),
-                                message: e.message().to_owned(),
-                                raw: Some(item.raw),
-                                canonical: None,
-                                window: Some(window),
-                                now: self.clock.now(),
-                            })
-                            .await?;
+                        self.record_unreadable(
+                            &stream,
+                            EventKind::Settlement,
+                            item.external_id,
+                            &e,
+                            item.raw,
+                            window,
+                        )
+                        .await?;
                         report.exceptions += 1;
                     }
                 }

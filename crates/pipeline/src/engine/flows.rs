@@ -175,19 +175,14 @@ impl Engine {
                 Ok(v) => out.push((v, item.raw)),
                 Err(e) => {
                     let x = self
-                        .store
-                        .record_exception(&NewException {
-                            stream: stream.clone(),
-                            kind: EventKind::Refund,
-                            external_id: item.external_id,
-                            event_key: None,
-                            reason: e.reason(),
-                            message: e.message().to_owned(),
-                            raw: Some(item.raw),
-                            canonical: None,
-                            window: Some(window),
-                            now: self.clock.now(),
-                        })
+                        .record_unreadable(
+                            stream,
+                            EventKind::Refund,
+                            item.external_id,
+                            &e,
+                            item.raw,
+                            window,
+                        )
                         .await?;
                     tracing::warn!(
                         stream = %stream, exception = x.id, reason = %x.reason,

@@ -17,15 +17,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Timelike, Utc};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use marketsync_core::{
-    Channel, ConnectorCapabilities, ErpAdapter, ErrorKind, FetchQuery, Health, IdempotencyKey,
-    InventoryAck, InventoryUpdate, MarketplaceConnector, Order, Page, Refund, Result as MsResult,
-    Settlement, Shipment, ShipmentAck, ShopId, Sku, TimeWindow,
+    Channel, ConnectorCapabilities, ErpAdapter, FetchQuery, Health, IdempotencyKey, InventoryAck,
+    InventoryUpdate, MarketplaceConnector, Order, Page, Refund, Result as MsResult, Settlement,
+    Shipment, ShipmentAck, ShopId, Sku, TimeWindow,
 };
 use marketsync_mapping::{AliasKind, InMemoryRates, Mapper, Rulebook, SkuMap};
 use marketsync_netsuite::{NetSuiteAdapter, NetSuiteConfig, TbaCredentials};
 use marketsync_pipeline::Store;
 use marketsync_pipeline::atp::{AtpEngine, AtpPolicy, ChannelAllocation, push};
 use marketsync_pipeline::report::{KpiRecorder, PnlBuilder, TurnoverTracker};
+use marketsync_pipeline::retry::{Decision, RetryPolicy};
 use marketsync_pipeline::store::ExceptionFilter;
 use marketsync_pipeline::store::sqlite::SqliteStore;
 use marketsync_pipeline::{Engine, EngineConfig, SyncReport};
@@ -784,15 +785,21 @@ async fn fetch_all_settlements(
     if !c.capabilities().settlements {
         return Ok(out);
     }
+    // The pipeline's retry policy: temporary errors wait (honouring retry-after) up to its
+    // caps; anything else ends the read.
+    let policy = RetryPolicy::default();
+    let rng = Mutex::new(0x5eed);
     let mut q = FetchQuery::new(window).with_page_size(50);
     loop {
-        let page = match c.fetch_settlements(&q).await {
-            Ok(p) => p,
-            Err(e) if matches!(e.kind(), ErrorKind::RateLimited { .. }) => {
-                tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_millis(200))).await;
-                continue;
+        let mut attempts = policy.start(Utc::now(), &rng);
+        let page = loop {
+            match c.fetch_settlements(&q).await {
+                Ok(p) => break p,
+                Err(e) => match attempts.failed(&e, Utc::now()) {
+                    Decision::RetryAfter(wait) => tokio::time::sleep(wait).await,
+                    Decision::GiveUp => return Err(e.into()),
+                },
             }
-            Err(e) => return Err(e.into()),
         };
         out.extend(page.ok_items().cloned());
         match page.next_cursor {

@@ -575,36 +575,14 @@ impl Engine {
         mode: Mode,
         report: &mut SyncReport,
     ) -> Result<()> {
-        report.pages += 1;
-        let raws: Vec<RawRecord> = page.items.iter().map(|f| f.raw.clone()).collect();
-        self.store.archive_raw(&raws, self.clock.now()).await?;
-        for item in page.items {
-            report.fetched += 1;
-            match item.outcome {
-                Ok(order) => {
-                    let o = self
-                        .handle_order(stream, order, Some(&item.raw), Some(window), mode)
-                        .await?;
-                    report.count(&o);
-                }
-                Err(e) => {
-                    let x = self
-                        .record_unreadable(
-                            stream,
-                            EventKind::Order,
-                            item.external_id,
-                            &e,
-                            item.raw,
-                            window,
-                        )
-                        .await?;
-                    tracing::warn!(
-                        stream = %stream, exception = x.id, reason = %x.reason,
-                        "record failed to normalize"
-                    );
-                    report.exceptions += 1;
-                }
-            }
+        for (order, raw) in self
+            .accept_page(stream, EventKind::Order, window, page, report)
+            .await?
+        {
+            let o = self
+                .handle_order(stream, order, Some(&raw), Some(window), mode)
+                .await?;
+            report.count(&o);
         }
         Ok(())
     }

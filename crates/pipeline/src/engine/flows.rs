@@ -147,7 +147,10 @@ impl Engine {
         mode: Mode,
         report: &mut SyncReport,
     ) -> Result<()> {
-        for (refund, raw) in self.accept_page(stream, window, page, report).await? {
+        for (refund, raw) in self
+            .accept_page(stream, EventKind::Refund, window, page, report)
+            .await?
+        {
             let o = self
                 .handle_refund(stream, refund, Some(&raw), Some(window), mode)
                 .await?;
@@ -158,9 +161,10 @@ impl Engine {
 
     /// Archives a page's raw payloads (one transaction), sends the records that failed to
     /// normalize to the exception queue, and returns the others with their raw payload.
-    async fn accept_page<T>(
+    pub(crate) async fn accept_page<T>(
         &self,
         stream: &StreamKey,
+        kind: EventKind,
         window: TimeWindow,
         page: Page<T>,
         report: &mut SyncReport,
@@ -177,7 +181,7 @@ impl Engine {
                     let x = self
                         .record_unreadable(
                             stream,
-                            EventKind::Refund,
+                            kind.clone(),
                             item.external_id,
                             &e,
                             item.raw,
@@ -605,7 +609,7 @@ impl Engine {
             let mut report = SyncReport::default();
             let found = !page.items.is_empty();
             if let Some((refund, raw)) = self
-                .accept_page(&x.stream, window, page, &mut report)
+                .accept_page(&x.stream, EventKind::Refund, window, page, &mut report)
                 .await?
                 .into_iter()
                 .next()

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use marketsync_core::{
     ConnectorCapabilities, ErpAdapter, ErpDocumentKind, Error, ErrorKind, FetchQuery,
     IdempotencyKey, InventoryUpdate, JournalEntry, JournalRequest, MarketplaceConnector, Order,
@@ -39,7 +40,29 @@ pub enum Fault {
     MalformedRecord,
     /// Deliver one record of the next page twice.
     DuplicateRecord,
+    /// A late order: make an order visible now that was placed inside
+    /// [`ConnectorFixture::window`] but that the platform last updated at `updated_at` (after
+    /// the window) — as when a platform amends or releases an old order after that window was
+    /// walked. Applied at once, not to the next request.
+    LateOrder {
+        /// The order's update time on the platform (after the window).
+        updated_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// A late settlement record: make visible now a statement line (bill, balance transaction,
+    /// payout) for business inside [`ConnectorFixture::window`], published or last updated at
+    /// `published_at` (after the window) — a statement published, or amended, after its
+    /// period was walked. Applied at once.
+    LateSettlement {
+        /// When the platform published (or last updated) it.
+        published_at: chrono::DateTime<chrono::Utc>,
+    },
 }
+
+/// The look-back the late-record check re-reads with, like the pipeline's defaults: a pass
+/// starts this far before where the last one ended.
+pub const LATE_CHECK_ORDER_LOOKBACK: chrono::Duration = chrono::Duration::minutes(10);
+/// The settlement look-back of the late-record check (the pipeline's default).
+pub const LATE_CHECK_SETTLEMENT_LOOKBACK: chrono::Duration = chrono::Duration::days(2);
 
 /// A fault an ERP backend applies to the next write.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,6 +189,71 @@ async fn walk_orders(
         }
     }
     (orders, failures, pages)
+}
+
+/// Splits `window` like the pipeline does (by the connector's `max_window`).
+fn engine_windows(window: TimeWindow, caps: &ConnectorCapabilities) -> Vec<TimeWindow> {
+    match caps
+        .max_window
+        .and_then(|m| chrono::Duration::from_std(m).ok())
+    {
+        Some(max) => window.split(max),
+        None => vec![window],
+    }
+}
+
+/// Every order of `window` (walked in the connector's `max_window` pieces), as (id, update
+/// time, placed time).
+async fn orders_seen(
+    connector: &dyn MarketplaceConnector,
+    window: TimeWindow,
+    page_size: u32,
+    max_pages: usize,
+) -> BTreeSet<(String, DateTime<Utc>, DateTime<Utc>)> {
+    let mut out = BTreeSet::new();
+    for w in engine_windows(window, &connector.capabilities()) {
+        let (orders, _, _) = walk_orders(connector, w, page_size, max_pages).await;
+        out.extend(
+            orders
+                .into_iter()
+                .map(|o| (o.id.to_string(), o.updated_at, o.placed_at)),
+        );
+    }
+    out
+}
+
+/// Every settlement of `window` (walked in the connector's `max_window` pieces), as (id,
+/// revision, period start).
+async fn settlements_seen(
+    connector: &dyn MarketplaceConnector,
+    window: TimeWindow,
+    page_size: u32,
+    max_pages: usize,
+) -> BTreeSet<(String, String, DateTime<Utc>)> {
+    let mut out = BTreeSet::new();
+    for w in engine_windows(window, &connector.capabilities()) {
+        let mut query = FetchQuery::new(w).with_page_size(page_size);
+        let mut pages = 0;
+        loop {
+            pages += 1;
+            assert!(
+                pages <= max_pages,
+                "settlement pagination did not end after {max_pages} pages"
+            );
+            let page = connector
+                .fetch_settlements(&query)
+                .await
+                .unwrap_or_else(|e| panic!("fetch_settlements failed: {e}"));
+            for s in page.ok_items() {
+                out.insert((s.id.to_string(), format!("{:?}", s.revision), s.period_start));
+            }
+            match page.next_cursor {
+                Some(c) => query = query.with_cursor(Some(c)),
+                None => break,
+            }
+        }
+    }
+    out
 }
 
 fn check_error(result_err: Option<Error>, check: &str, want: impl Fn(&Error) -> bool) -> Error {
@@ -493,7 +581,92 @@ pub async fn connector_suite(fixture: &dyn ConnectorFixture) -> Report {
             e.kind() == &ErrorKind::Unsupported
         });
     }
+    late_records(fixture, connector.as_ref(), &mut report, max_pages).await;
     report
+}
+
+/// Late records are never missed: after the fixture's window was walked, a record for business
+/// inside it appears with an update / publication time after the walk; the next pass — from
+/// the end of the walk minus the look-back, split by the connector's `max_window`, as the
+/// pipeline walks — must fetch it.
+async fn late_records(
+    fixture: &dyn ConnectorFixture,
+    connector: &dyn MarketplaceConnector,
+    report: &mut Report,
+    max_pages: usize,
+) {
+    let window = fixture.window();
+    let page_size = fixture.page_size();
+    let caps = connector.capabilities();
+
+    // Orders.
+    let at = window.end + chrono::Duration::hours(1);
+    let next = TimeWindow::new(
+        window.end - LATE_CHECK_ORDER_LOOKBACK,
+        at + chrono::Duration::minutes(1),
+    )
+    .unwrap_or(window);
+    let before = orders_seen(connector, next, page_size, max_pages).await;
+    if fixture.inject(Fault::LateOrder { updated_at: at }).await {
+        let after = orders_seen(connector, next, page_size, max_pages).await;
+        let late: Vec<_> = after.difference(&before).collect();
+        assert!(
+            !late.is_empty(),
+            "a late order (placed inside the walked window, updated at {at}) was not fetched by \
+             the next window {next:?}"
+        );
+        for (id, updated, placed) in late {
+            assert!(
+                *updated >= window.end && *placed < window.end,
+                "late order {id}: placed {placed}, updated {updated}; expected placed inside \
+                 the walked window and updated after it"
+            );
+        }
+        report.pass("late_order_fetched_by_next_window");
+    } else {
+        report.skip(
+            "late_order_fetched_by_next_window",
+            "fixture cannot publish a late order",
+        );
+    }
+
+    // Settlements.
+    if !caps.settlements {
+        report.skip(
+            "late_settlement_fetched_by_next_window",
+            "the connector does not declare settlements",
+        );
+        return;
+    }
+    let at = window.end + chrono::Duration::days(2);
+    let next = TimeWindow::new(
+        window.end - LATE_CHECK_SETTLEMENT_LOOKBACK,
+        at + chrono::Duration::minutes(1),
+    )
+    .unwrap_or(window);
+    let before = settlements_seen(connector, next, page_size, max_pages).await;
+    if fixture
+        .inject(Fault::LateSettlement { published_at: at })
+        .await
+    {
+        let after = settlements_seen(connector, next, page_size, max_pages).await;
+        let late: Vec<_> = after.difference(&before).collect();
+        assert!(
+            !late.is_empty(),
+            "a late settlement (published at {at} for business inside the walked window) was \
+             not fetched by the next window {next:?}"
+        );
+        assert!(
+            late.iter().any(|(_, _, start)| *start < window.end),
+            "no late settlement covers the walked window: {late:?}"
+        );
+        report.pass("late_settlement_fetched_by_next_window");
+    } else {
+        report.skip(
+            "late_settlement_fetched_by_next_window",
+            "fixture cannot publish a late settlement",
+        );
+    }
 }
 
 fn check_capability(op: &str, declared: bool, result: Result<(), Error>) {

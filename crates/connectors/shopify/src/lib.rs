@@ -382,7 +382,11 @@ impl MarketplaceConnector for ShopifyConnector {
     }
 
     /// One settlement per Shopify Payments payout issued in the window, with all its balance
-    /// transactions.
+    /// transactions: `issuedAt` is the payout's publication time, so a payout for sales made
+    /// long before is read in the window it is issued in (the
+    /// [stream contract](marketsync_core::FetchQuery#the-stream-contract)). Shopify offers no
+    /// update-time filter for payouts: a status change is read again (with a newer revision)
+    /// while `issuedAt` is inside the caller's re-read look-back.
     async fn fetch_settlements(&self, q: &FetchQuery) -> Result<marketsync_core::Page<Settlement>> {
         let first = Self::page_size(q, query::PAYOUT_NODE_COST, 1).min(10);
         let answer = self

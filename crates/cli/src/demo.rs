@@ -29,7 +29,7 @@ use marketsync_pipeline::report::{KpiRecorder, PnlBuilder, TurnoverTracker};
 use marketsync_pipeline::retry::{Decision, RetryPolicy};
 use marketsync_pipeline::store::ExceptionFilter;
 use marketsync_pipeline::store::sqlite::SqliteStore;
-use marketsync_pipeline::{Engine, EngineConfig, SyncReport};
+use marketsync_pipeline::{Engine, EngineConfig, StreamResult, SyncReport};
 use marketsync_shopify::{ShopifyConfig, ShopifyConnector};
 use marketsync_testkit::sim::{netsuite as ns_sim, shopify as shopify_sim, tmall as tmall_sim};
 use marketsync_tmall::{ListingRef, TmallConfig, TmallConnector};
@@ -544,13 +544,23 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
         + netsuite.count(ns_sim::RecordType::JournalEntry)) as u64;
 
     // Refunds, then settlements, through the same engine: one ERP document per event, and
-    // each settlement reconciled against the orders it pays.
-    let (tr, sr) = tokio::join!(
+    // each settlement reconciled against the orders it pays. Shopify: one pass over every
+    // stream it declares (its orders are up to date; refunds, then payouts).
+    let (tr, shopify_pass) = tokio::join!(
         cn.sync_refunds(tmall_conn.as_ref()),
-        us.sync_refunds(shopify_conn.as_ref())
+        us.sync_connector(shopify_conn.as_ref())
     );
-    let (tr, sr) = (tr?, sr?);
-    let settled = us.sync_settlements(shopify_conn.as_ref()).await?;
+    let tr = tr?;
+    if let StreamResult::Failed(e) = shopify_pass.orders {
+        return Err(e.into());
+    }
+    let (sr, settled) = match (shopify_pass.refunds, shopify_pass.settlements) {
+        (StreamResult::Failed(e), _) | (_, StreamResult::Failed(e)) => return Err(e.into()),
+        (refunds, settlements) => (
+            refunds.into_report().unwrap_or_default(),
+            settlements.into_report().unwrap_or_default(),
+        ),
+    };
     // TOP bills carry only the platform's charges (a sale's proceeds reach the seller's Alipay
     // balance, not the bill), so Tmall bills are read for the P&L's fees, not reconciled.
     fetch_all_settlements(tmall_conn.as_ref(), window).await?;

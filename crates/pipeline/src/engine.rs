@@ -497,6 +497,14 @@ impl<T> StreamResult<T> {
         }
     }
 
+    /// The report, if the pass ran (by value).
+    pub fn into_report(self) -> Option<T> {
+        match self {
+            StreamResult::Done(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// The error, if the pass failed.
     pub fn error(&self) -> Option<&Error> {
         match self {

@@ -497,3 +497,37 @@ async fn run_drives_orders_refunds_settlements_and_the_inventory_push() {
     assert!(pushed.applied >= 1, "{pushed:?}");
     assert_eq!(s.market.stock(&sku).map(|(q, _)| q), Some(40));
 }
+
+#[tokio::test]
+async fn a_lookback_longer_than_the_max_window_is_walked_forward_in_pieces() {
+    let s = setup().await;
+    let c = Declared::new(
+        s.market.connector("secret"),
+        ConnectorCapabilities::all().with_max_window(Duration::from_secs(6 * 3600)),
+    );
+    let engine = Engine::new(
+        memory_store().await,
+        Arc::new(InMemoryErp::new("erp")),
+        mapper(),
+        config("w8"),
+    )
+    .with_time(Arc::new(s.clock.clone()), Arc::new(s.clock.clone()));
+    engine.sync_settlements(&c).await.unwrap();
+    let first_pass = c.windows("settlements").len();
+    s.clock.advance(Duration::from_secs(3600));
+    engine.sync_settlements(&c).await.unwrap();
+    let second: Vec<TimeWindow> = c.windows("settlements")[first_pass..].to_vec();
+    // The pass re-reads two days before its watermark (t0), in 6-hour windows, up to now.
+    assert_eq!(
+        second.first().unwrap().start,
+        t0() - chrono::Duration::days(2)
+    );
+    assert_eq!(second.last().unwrap().end, engine.now());
+    assert_eq!(second.len(), 9, "{second:?}");
+    assert!(second.windows(2).all(|p| p[0].end == p[1].start));
+    assert!(
+        second
+            .iter()
+            .all(|w| w.end - w.start <= chrono::Duration::hours(6))
+    );
+}

@@ -1449,6 +1449,8 @@ impl Engine {
             ReplayResult::NotOpen(x.status)
         } else if let Some(r) = self.replay_flow_exception(&x, connector).await? {
             r
+        } else if x.kind == EventKind::Settlement {
+            self.replay_settlement_exception(&x).await?
         } else if let Some(canonical) = &x.canonical {
             let order: Order = serde_json::from_value(canonical.clone()).map_err(|e| {
                 Error::new(

@@ -167,6 +167,44 @@ impl Engine {
         Ok(())
     }
 
+    /// Replays a settlement exception: a settlement that could not be posted (its canonical
+    /// form is the settlement) is reconciled again; a variance record (the residual of an
+    /// order) has nothing to re-run and answers `NotFound`.
+    pub(crate) async fn replay_settlement_exception(
+        &self,
+        x: &crate::store::ExceptionRecord,
+    ) -> Result<crate::engine::ReplayResult> {
+        use crate::engine::{EventOutcome, ReplayResult};
+        let Some(settlement) = x
+            .canonical
+            .as_ref()
+            .and_then(|c| serde_json::from_value::<Settlement>(c.clone()).ok())
+        else {
+            return Ok(ReplayResult::NotFound);
+        };
+        let raw = match &x.content_hash {
+            Some(h) => self.store.raw(h).await?,
+            None => None,
+        };
+        let o = self
+            .settle(&x.stream, settlement, raw.as_ref(), x.window, Mode::Replay)
+            .await?;
+        Ok(ReplayResult::Ran(match o {
+            SettlementOutcome::Reconciled { journals: 0, .. } => EventOutcome::NoEffect,
+            SettlementOutcome::Reconciled {
+                journals, amended, ..
+            } => EventOutcome::Posted {
+                documents: journals,
+                amended,
+            },
+            SettlementOutcome::Duplicate => EventOutcome::Duplicate,
+            SettlementOutcome::Stale => EventOutcome::Stale,
+            SettlementOutcome::InFlight => EventOutcome::InFlight,
+            SettlementOutcome::KnownFailure => EventOutcome::KnownFailure,
+            SettlementOutcome::Exception(id) => EventOutcome::Exception(id),
+        }))
+    }
+
     /// Reconciles one settlement (from a page, a file or a queue). Store failures are `Err`.
     pub async fn reconcile_settlement(
         &self,

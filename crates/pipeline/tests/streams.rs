@@ -531,3 +531,53 @@ async fn a_lookback_longer_than_the_max_window_is_walked_forward_in_pieces() {
             .all(|w| w.end - w.start <= chrono::Duration::hours(6))
     );
 }
+
+#[tokio::test]
+async fn a_settlement_that_failed_to_post_is_replayed_from_the_exception_queue() {
+    let mut s = setup().await;
+    let (a, b) = period();
+    let settlement = s.generator.settlement_for(&s.profile, &s.paid, &[], a, b);
+    let stream = marketsync_pipeline::StreamKey::new(
+        settlement.channel.clone(),
+        settlement.shop.clone(),
+        "settlements",
+    );
+    // The ERP fails and this worker does not retry: the settlement is queued.
+    let impatient = Engine::new(
+        s.engine.store().clone(),
+        Arc::new(s.erp.clone()),
+        mapper(),
+        config("w9").with_retry(marketsync_pipeline::RetryPolicy {
+            max_attempts: 1,
+            ..marketsync_pipeline::RetryPolicy::default()
+        }),
+    )
+    .with_time(Arc::new(s.clock.clone()), Arc::new(s.clock.clone()));
+    s.erp.inject(marketsync_testkit::ErpFault::ServerError);
+    let o = impatient
+        .reconcile_settlement(&stream, settlement.clone(), None)
+        .await
+        .unwrap();
+    let marketsync_pipeline::SettlementOutcome::Exception(id) = o else {
+        panic!("expected an exception, got {o:?}");
+    };
+    // The ERP is back: the replay reconciles it, once.
+    let before = s.erp.journals().len();
+    let r = s.engine.replay_exception(id, "ops", None).await.unwrap();
+    assert!(
+        matches!(
+            r,
+            marketsync_pipeline::ReplayResult::Ran(
+                marketsync_pipeline::EventOutcome::Posted { .. }
+            )
+        ),
+        "{r:?}"
+    );
+    assert!(s.erp.journals().len() > before);
+    // Replaying again does nothing: the exception is closed.
+    let again = s.engine.replay_exception(id, "ops", None).await.unwrap();
+    assert!(
+        matches!(again, marketsync_pipeline::ReplayResult::NotOpen(_)),
+        "{again:?}"
+    );
+}

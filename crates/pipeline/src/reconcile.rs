@@ -30,6 +30,10 @@
 //! seen, so a closed period is never touched; key `event.child("reversal-<i>")`) and the new
 //! journals are posted under the new revision's keys; when they are the same, nothing posts.
 //! A revision older than the one booked is stale and posts nothing.
+//!
+//! A settlement that could not be posted (an unknown fee code, an ERP that kept failing, a
+//! revision whose earlier journals were not recorded) waits in the exception queue with its
+//! canonical form; [`Engine::replay_exception`] reconciles it again after the fix.
 
 use std::collections::BTreeSet;
 

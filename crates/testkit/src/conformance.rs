@@ -245,7 +245,11 @@ async fn settlements_seen(
                 .await
                 .unwrap_or_else(|e| panic!("fetch_settlements failed: {e}"));
             for s in page.ok_items() {
-                out.insert((s.id.to_string(), format!("{:?}", s.revision), s.period_start));
+                out.insert((
+                    s.id.to_string(),
+                    format!("{:?}", s.revision),
+                    s.period_start,
+                ));
             }
             match page.next_cursor {
                 Some(c) => query = query.with_cursor(Some(c)),

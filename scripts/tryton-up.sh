@@ -12,8 +12,8 @@
 # filestore, the log and the pid file. The database is `$MARKETSYNC_TRYTON_DB` (default
 # `marketsync_tryton`) on the local PostgreSQL.
 #
-# Idempotent: a second run checks a stamp (a hash of the pinned requirements and of the setup
-# scripts) and, when it matches, only makes sure the server answers. Any change to
+# Idempotent: a second run checks a stamp (a hash of the pinned requirements, of the setup
+# scripts and of the marketsync Tryton module in scripts/tryton/marketsync) and, when it matches, only makes sure the server answers. Any change to
 # scripts/tryton/* re-runs the module update and the (idempotent) data setup.
 #
 # On success the last lines are `export MARKETSYNC_TRYTON_…=…` lines for `eval`.
@@ -69,6 +69,16 @@ if [ ! -x "$venv/bin/trytond" ] || [ "$(cat "$venv/.req-hash" 2>/dev/null)" != "
   echo "$req_hash" > "$venv/.req-hash"
 fi
 
+# 1b. The marketsync Tryton module (scripts/tryton/marketsync: the unique idempotency key on
+# account.move and sale.sale and the atomic find-or-create-and-post RPCs), copied into the venv's
+# trytond/modules on every run so a recreated venv has it too.
+modules_dir="$("$venv/bin/python" -c 'import os, trytond.modules as m; print(os.path.dirname(m.__file__))')"
+if ! diff -rq -x __pycache__ "$here/tryton/marketsync" "$modules_dir/marketsync" >/dev/null 2>&1; then
+  rm -rf "$modules_dir/marketsync"
+  cp -r "$here/tryton/marketsync" "$modules_dir/marketsync"
+  find "$modules_dir/marketsync" -name __pycache__ -prune -exec rm -rf {} +
+fi
+
 # 2. Server configuration and the first admin password (never printed).
 cat > "$conf" <<EOF
 [database]
@@ -88,7 +98,11 @@ passfile="$home/admin-password"
 ( umask 077; printf '%s\n' "$password" > "$passfile" )
 
 # 3. The database, modules and data, unless the stamp says it is all there.
-want_stamp="$( (cat "$here/tryton/requirements.txt" "$here/tryton/setup_db.py"; echo "$db $pg_uri") | sha256sum | cut -c1-32)"
+# The stamp covers the module's files: changing them re-runs the module update on an existing
+# database (warm start upgrades it).
+want_stamp="$( (cat "$here/tryton/requirements.txt" "$here/tryton/setup_db.py"; \
+  find "$here/tryton/marketsync" -type f ! -path '*/__pycache__/*' | LC_ALL=C sort | xargs cat; \
+  echo "$db $pg_uri") | sha256sum | cut -c1-32)"
 # PostgreSQL may just have been started (CI): wait up to 30 s for it to accept connections.
 for i in $(seq 1 60); do
   if "$venv/bin/python" -c 'import sys, psycopg; psycopg.connect(sys.argv[1] + "postgres").close()' "$pg_uri" 2>/dev/null; then
@@ -120,7 +134,7 @@ EOF
   # --administrator on every run: in 8.x an update without it (but with --email) demotes the
   # user to non-administrator.
   TRYTONPASSFILE="$passfile" "$venv/bin/trytond-admin" -c "$conf" -d "$db" \
-    -u account account_invoice sale stock company currency party product \
+    -u account account_invoice sale stock company currency party product marketsync \
     --activate-dependencies --administrator --email admin@marketsync.invalid >"$home/admin.log" 2>&1 \
     || { cat "$home/admin.log" >&2; exit 1; }
   say "setting up companies, charts, fiscal years, parties and products"

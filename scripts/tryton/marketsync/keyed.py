@@ -22,7 +22,6 @@ from sql import Null
 from trytond import backend
 from trytond.exceptions import UserError
 from trytond.model import Index, Unique, fields
-from trytond.model.exceptions import SQLConstraintError
 from trytond.pool import PoolMeta
 from trytond.rpc import RPC
 from trytond.transaction import Transaction
@@ -117,11 +116,22 @@ class Keyed(object):
         extras = [r for r in legacy if r.id != keep.id]
         if extras:
             cls._marketsync_discard(extras)
+        cls._marketsync_claim(keep.id, key)
+        return cls(keep.id)
+
+    @classmethod
+    def _marketsync_claim(cls, record_id, key):
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
-        cursor.execute(*table.update(
-                [table.marketsync_key], [key], where=table.id == keep.id))
-        return cls(keep.id)
+        try:
+            cursor.execute(*table.update(
+                    [table.marketsync_key], [key], where=table.id == record_id))
+        except backend.DatabaseIntegrityError as exception:
+            # A concurrent writer committed this key after our snapshot was taken: the
+            # dispatcher rolls back and retries (DatabaseOperationalError), and the retry
+            # finds that writer's document.
+            raise backend.DatabaseOperationalError(
+                'marketsync key %s taken concurrently' % key) from exception
 
     @classmethod
     def marketsync_find(cls, key):
@@ -141,17 +151,12 @@ class Keyed(object):
             cls._marketsync_finish([record])
             return cls._marketsync_answer(cls(record.id), False)
         values = dict(values)
-        values['marketsync_key'] = key
-        try:
-            record, = cls.create([values])
-        except SQLConstraintError as exception:
-            cause = str(exception.__cause__ or '')
-            if 'marketsync_key' in cause:
-                # A concurrent writer committed this key after our snapshot was taken: let
-                # the dispatcher roll back and retry; the retry finds its document.
-                raise backend.DatabaseOperationalError(
-                    'marketsync key taken concurrently') from exception
-            raise
+        values.pop('marketsync_key', None)
+        record, = cls.create([values])
+        # The key is read-only for users: set it below the ORM, in this transaction. The
+        # unique index makes a concurrent writer of the same key wait here until the first
+        # commits (then fail) or rolls back (then go on).
+        cls._marketsync_claim(record.id, key)
         cls._marketsync_finish([record])
         return cls._marketsync_answer(cls(record.id), True)
 

@@ -89,6 +89,8 @@ pub fn adapter(config: TrytonConfig) -> Arc<TrytonAdapter> {
 pub enum ProxyFault {
     /// Answer the next request with HTTP 503 without forwarding it.
     ServerError,
+    /// Answer the next write with HTTP 503 without forwarding it (reads pass).
+    ServerErrorOnWrite,
     /// Forward the next write (`model.*.create` or `model.*.marketsync_upsert`), let the server
     /// commit it, then close the connection without answering.
     DropResponseAfterCommit,
@@ -206,11 +208,11 @@ async fn serve(
             let mut f = fault.lock().unwrap();
             match *f {
                 Some(ProxyFault::ServerError) => f.take(),
-                Some(ProxyFault::DropResponseAfterCommit | ProxyFault::HoldWrite(_))
-                    if is_write =>
-                {
-                    f.take()
-                }
+                Some(
+                    ProxyFault::DropResponseAfterCommit
+                    | ProxyFault::HoldWrite(_)
+                    | ProxyFault::ServerErrorOnWrite,
+                ) if is_write => f.take(),
                 _ => None,
             }
         };
@@ -226,7 +228,10 @@ async fn serve(
             }
             return Ok(());
         }
-        if action == Some(ProxyFault::ServerError) {
+        if matches!(
+            action,
+            Some(ProxyFault::ServerError | ProxyFault::ServerErrorOnWrite)
+        ) {
             client
                 .write_all(
                     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

@@ -665,10 +665,16 @@ impl ErpAdapter for TrytonAdapter {
                 &self.config.journal,
             )
             .await?;
-        let label = match &entry.reference {
-            Some(r) if !entry.memo.is_empty() => format!("{r} {}", entry.memo),
-            Some(r) => r.clone(),
-            None => entry.memo.clone(),
+        // Each part cleaned first, so a control character at its end leaves no double space.
+        let memo = text::char_field(&entry.memo, text::CHAR_MAX);
+        let reference = entry
+            .reference
+            .as_deref()
+            .map(|r| text::char_field(r, text::CHAR_MAX));
+        let label = match reference {
+            Some(r) if !memo.is_empty() => format!("{r} {memo}"),
+            Some(r) => r,
+            None => memo,
         };
         let values = json!({
             "company": company.id,

@@ -103,6 +103,34 @@ async fn signature_round_trips_with_query_parameters() {
     );
 }
 
+/// External ids are unique per record type, atomically: 32 concurrent `PUT …/eid:<x>` upserts of
+/// one journal make one record, and every request learns its internal id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_eid_upserts_make_one_record() {
+    let sim = common::sim(64).await;
+    let ns = Arc::new(common::adapter(&sim, 32));
+    let body = marketsync_netsuite::normalize::journal_body(&common::sample_journal(), ns.config())
+        .unwrap();
+    let body = serde_json::to_vec(&body).unwrap();
+    let k = key("eid-race");
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (ns, body, k) = (ns.clone(), body.clone(), k.clone());
+            tokio::spawn(async move {
+                ns.upsert_by_external_id("journalEntry", k.as_str(), body)
+                    .await
+            })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        ids.insert(t.await.unwrap().unwrap());
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(sim.count(RecordType::JournalEntry), 1);
+    assert!(sim.peak_concurrency() > 1, "the upserts did not overlap");
+}
+
 /// A user's form POST to a RESTlet: the signer includes the form-encoded body parameters
 /// (RFC 5849 §3.4.1.3.1) and the simulator verifies them; the same header on a changed body
 /// is refused.

@@ -103,6 +103,25 @@ fn not_found(what: &str, code: &str) -> Error {
     .with_context("code", code)
 }
 
+/// A 403 on a `marketsync_*` method: the server does not expose it, so the `marketsync` module
+/// is not activated on the database (a configuration error, not a permission problem).
+fn module_missing(e: Error) -> Error {
+    if e.kind() == &ErrorKind::PermissionDenied && e.context_value("http_status") == Some("403") {
+        let method = e
+            .context_value("tryton_method")
+            .unwrap_or_default()
+            .to_owned();
+        Error::new(
+            ErrorKind::ConfigInvalid,
+            "the Tryton database does not expose the marketsync module's methods: activate the \
+             `marketsync` module (scripts/tryton/marketsync; scripts/tryton-up.sh does it)",
+        )
+        .with_context("tryton_method", method)
+    } else {
+        e
+    }
+}
+
 /// The answer of the module's `marketsync_upsert` / `marketsync_find` RPCs.
 fn keyed_answer(value: &Value, model: &str, kind: ErpDocumentKind) -> Result<ErpDocumentRef> {
     let row = value.as_object().ok_or_else(|| {
@@ -419,7 +438,8 @@ impl TrytonAdapter {
                 vec![json!(key.as_str())],
                 &json!({}),
             )
-            .await?;
+            .await
+            .map_err(module_missing)?;
         if answer.is_null() {
             return Ok(None);
         }
@@ -451,7 +471,7 @@ impl TrytonAdapter {
                 context,
             )
             .await
-            .map_err(|e| e.with_context("idempotency_key", key.as_str()))?;
+            .map_err(|e| module_missing(e).with_context("idempotency_key", key.as_str()))?;
         keyed_answer(&answer, model, kind)
     }
 }
@@ -497,6 +517,16 @@ impl ErpAdapter for TrytonAdapter {
         let user = self.rpc.user_id().await?;
         self.rpc
             .call("model.res.user.get_preferences", &[json!(true), json!({})])
+            .await?;
+        // The `marketsync` module answers (an unused key finds nothing).
+        let probe = IdempotencyKey::derive(
+            &Channel::Custom("health".into()),
+            &marketsync_core::ShopId::new("health"),
+            &marketsync_core::EventKind::Other("health".into()),
+            "probe",
+            &marketsync_core::Revision::Version(0),
+        );
+        self.find_keyed(MOVE, &probe, ErpDocumentKind::JournalEntry)
             .await?;
         Ok(Health {
             ok: true,
@@ -790,4 +820,36 @@ fn entry_channel(entry: &JournalEntry) -> Option<&Channel> {
         .lines
         .iter()
         .find_map(|l| l.dimensions.channel.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hidden_module_method_is_a_configuration_error() {
+        let e = wire::parse_error(403, None, None, "model.account.move.marketsync_find");
+        let e = module_missing(e);
+        assert_eq!(e.kind(), &ErrorKind::ConfigInvalid);
+        assert!(e.to_string().contains("marketsync"), "{e}");
+        // Other errors pass through unchanged.
+        let e = module_missing(wire::parse_error(503, None, None, "m"));
+        assert_eq!(e.kind(), &ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn keyed_answers_are_read_strictly() {
+        let doc = keyed_answer(
+            &json!({"id": 7, "number": "M7", "state": "posted", "created": true}),
+            MOVE,
+            ErpDocumentKind::JournalEntry,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (doc.id.as_str(), doc.number.as_deref(), doc.created),
+            ("7", Some("M7"), true)
+        );
+        assert!(keyed_answer(&json!([7, true]), MOVE, ErpDocumentKind::JournalEntry).is_err());
+        assert!(keyed_answer(&json!({"number": "x"}), SALE, ErpDocumentKind::SalesOrder).is_err());
+    }
 }

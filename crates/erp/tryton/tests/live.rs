@@ -656,3 +656,64 @@ async fn lookup_errors_read_as_sentences() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn sales_left_by_an_older_adapter_are_repaired() {
+    let Some(a) = adapter() else { return };
+    let template = a
+        .upsert_sales_order(&SalesOrderRequest::new(
+            key("legacy-sale-template"),
+            order(&format!("LEGACY-T-{}", std::process::id()), "SKU-0009"),
+        ))
+        .await
+        .unwrap();
+    let k = key("legacy-sales");
+    let label = format!("{} shopify order old", k.as_str());
+    let template_id: i64 = template.id.as_str().parse().unwrap();
+    let mut copies = Vec::new();
+    for _ in 0..2 {
+        let copied = a
+            .rpc()
+            .model(
+                "sale.sale",
+                "copy",
+                vec![json!([template_id]), json!({"description": label})],
+                &json!({}),
+            )
+            .await
+            .unwrap();
+        copies.push(copied.as_array().unwrap()[0].as_i64().unwrap());
+    }
+    // The second one got as far as a quotation before the old adapter lost track of it.
+    a.rpc()
+        .button("sale.sale", "quote", &[copies[1]], &json!({}))
+        .await
+        .unwrap();
+    let doc = a
+        .upsert_sales_order(&SalesOrderRequest::new(
+            k.clone(),
+            order(&format!("LEGACY-{}", std::process::id()), "SKU-0009"),
+        ))
+        .await
+        .unwrap();
+    // The oldest draft is adopted and confirmed; the quotation is reset and deleted.
+    assert_eq!(doc.id.as_str(), copies[0].to_string());
+    assert!(!doc.created);
+    let confirmed = count_in(&a, "sale.sale", &k, Some("confirmed")).await
+        + count_in(&a, "sale.sale", &k, Some("processing")).await;
+    assert_eq!(confirmed, 1);
+    assert_eq!(
+        a.rpc()
+            .search_count("sale.sale", json!([["id", "=", copies[1]]]), &json!({}))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        a.rpc()
+            .search_count("sale.sale", legacy_key_domain(&k), &json!({}))
+            .await
+            .unwrap(),
+        0
+    );
+}

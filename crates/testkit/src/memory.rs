@@ -452,6 +452,50 @@ struct ErpState {
     writes: u64,
     rejected: u64,
     next_id: u64,
+    held: usize,
+}
+
+/// How long [`ErpFault::HoldWriteBeyondTimeout`] holds a write before committing it.
+const HOLD: Duration = Duration::from_millis(200);
+
+/// Commits a write under its key: the existing document when the key is taken (the key is the
+/// ERP's unique natural key, checked and inserted under one lock).
+fn commit(
+    s: &mut ErpState,
+    key: &IdempotencyKey,
+    kind: ErpDocumentKind,
+    payload: serde_json::Value,
+) -> Result<ErpDocumentRef> {
+    if let Some(existing) = s.by_key.get(key) {
+        if existing.reference.kind != kind {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                "key already used by another document kind",
+            )
+            .with_context("key", key));
+        }
+        return Ok(ErpDocumentRef {
+            created: false,
+            ..existing.reference.clone()
+        });
+    }
+    s.next_id += 1;
+    let reference = ErpDocumentRef {
+        id: ErpDocumentId::new(format!("{}", 1000 + s.next_id)),
+        kind,
+        number: Some(format!("DOC{:06}", s.next_id)),
+        created: true,
+    };
+    s.by_key.insert(
+        key.clone(),
+        StoredDocument {
+            reference: reference.clone(),
+            key: key.clone(),
+            payload,
+        },
+    );
+    s.order.push(key.clone());
+    Ok(reference)
 }
 
 /// An idempotent in-memory ERP. Cheap to clone (shared state).
@@ -537,6 +581,11 @@ impl InMemoryErp {
         lock(&self.state).writes
     }
 
+    /// Writes held by [`ErpFault::HoldWriteBeyondTimeout`] that have not landed yet.
+    pub fn held_writes(&self) -> usize {
+        lock(&self.state).held
+    }
+
     fn auth(&self) -> Result<()> {
         if self.secret == self.expected_secret {
             Ok(())
@@ -568,37 +617,27 @@ impl InMemoryErp {
             Some(ErpFault::ServerError) => {
                 return Err(Error::new(ErrorKind::Unavailable, "injected 503"));
             }
+            Some(ErpFault::HoldWriteBeyondTimeout) => {
+                // The ERP keeps working on the write after the caller gave up on it.
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    s.held += 1;
+                    let state = self.state.clone();
+                    let key = key.clone();
+                    runtime.spawn(async move {
+                        tokio::time::sleep(HOLD).await;
+                        let mut s = lock(&state);
+                        let _ = commit(&mut s, &key, kind, payload);
+                        s.held = s.held.saturating_sub(1);
+                    });
+                    return Err(Error::new(
+                        ErrorKind::Timeout,
+                        "client timeout while the ERP still holds the write",
+                    ));
+                }
+            }
             _ => {}
         }
-        if let Some(existing) = s.by_key.get(key) {
-            if existing.reference.kind != kind {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    "key already used by another document kind",
-                )
-                .with_context("key", key));
-            }
-            return Ok(ErpDocumentRef {
-                created: false,
-                ..existing.reference.clone()
-            });
-        }
-        s.next_id += 1;
-        let reference = ErpDocumentRef {
-            id: ErpDocumentId::new(format!("{}", 1000 + s.next_id)),
-            kind,
-            number: Some(format!("DOC{:06}", s.next_id)),
-            created: true,
-        };
-        s.by_key.insert(
-            key.clone(),
-            StoredDocument {
-                reference: reference.clone(),
-                key: key.clone(),
-                payload,
-            },
-        );
-        s.order.push(key.clone());
+        let reference = commit(&mut s, key, kind, payload)?;
         if fault == Some(ErpFault::CommitThenDropResponse) {
             return Err(Error::new(ErrorKind::Timeout, "response lost after commit"));
         }

@@ -413,6 +413,12 @@ impl WebhookVerifier {
         Ok(())
     }
 
+    /// Forgets delivery records past their time to live (run it now and then; the durable log
+    /// keeps them until then). Returns how many.
+    pub async fn purge_expired(&self) -> Result<u64> {
+        self.log.purge_expired((self.clock)()).await
+    }
+
     /// True when a delivery id was processed (and is still remembered).
     pub async fn is_processed(&self, webhook_id: &str) -> Result<bool> {
         self.log.contains(&id_key(webhook_id), (self.clock)()).await
@@ -502,6 +508,28 @@ mod tests {
             }
         );
         assert!(v.is_processed("wh-1").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn records_expire_after_the_dedup_ttl() {
+        let (v, now) = verifier("hush");
+        let WebhookOutcome::Accepted(d) = v.verify(&signed("wh-ttl"), BODY).await.unwrap() else {
+            panic!("expected accepted");
+        };
+        v.complete(&d).await.unwrap();
+        // Within the TTL: a duplicate. The TTL (72 h) outlives the freshness window (5 h), so
+        // the same delivery is refused as stale long before it could be accepted again.
+        *now.lock().unwrap() = t0() + chrono::Duration::hours(71);
+        assert!(v.is_processed("wh-ttl").await.unwrap());
+        assert_eq!(v.purge_expired().await.unwrap(), 0);
+        *now.lock().unwrap() = t0() + chrono::Duration::hours(73);
+        assert!(!v.is_processed("wh-ttl").await.unwrap());
+        assert_eq!(
+            v.purge_expired().await.unwrap(),
+            2,
+            "the id and the body digest"
+        );
+        assert!(v.verify(&signed("wh-ttl"), BODY).await.is_err(), "stale");
     }
 
     #[tokio::test]

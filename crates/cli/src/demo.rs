@@ -49,6 +49,8 @@ pub struct DemoOptions {
     pub shopify_orders: usize,
     /// Seed of the simulators' data.
     pub seed: u64,
+    /// Channel SKUs left out of the SKU map (their orders become `unknown_sku` exceptions).
+    pub unmapped_skus: Vec<String>,
 }
 
 impl Default for DemoOptions {
@@ -59,6 +61,7 @@ impl Default for DemoOptions {
             tmall_orders: 2_000,
             shopify_orders: 400,
             seed: 2026,
+            unmapped_skus: Vec::new(),
         }
     }
 }
@@ -281,9 +284,12 @@ impl Catalogue {
     }
 
     /// Channel SKUs → NetSuite item internal ids, for sales orders.
-    fn sku_map(&self) -> Result<SkuMap, Box<dyn std::error::Error>> {
+    fn sku_map(&self, unmapped: &[String]) -> Result<SkuMap, Box<dyn std::error::Error>> {
         let mut map = SkuMap::new();
         for (_, id, channel, sku, _) in &self.rows {
+            if unmapped.contains(sku) {
+                continue;
+            }
             map = map.with(channel.clone(), AliasKind::SellerSku, sku, id.as_str())?;
         }
         Ok(map)
@@ -482,7 +488,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
     // Mapping and the embedded store.
     let mapper = Arc::new(
         Mapper::new(Arc::new(rulebook()?), Arc::new(InMemoryRates::new()))?
-            .with_sku_map(Arc::new(catalogue.sku_map()?)),
+            .with_sku_map(Arc::new(catalogue.sku_map(&opts.unmapped_skus)?)),
     );
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&opts.db).await?);
     let cn = Engine::new(

@@ -98,6 +98,13 @@ impl TmallConnector {
         self
     }
 
+    /// Sets the cap on pages per slice (default [`client::DEFAULT_MAX_PAGES_PER_SLICE`]): a
+    /// slice whose `total_results` needs more is an error, not an unbounded walk.
+    pub fn with_max_pages_per_slice(mut self, cap: u32) -> TmallConnector {
+        self.client = self.client.with_max_pages_per_slice(cap);
+        self
+    }
+
     /// The underlying TOP client, for calls this connector does not wrap.
     pub fn client(&self) -> &TopClient {
         &self.client

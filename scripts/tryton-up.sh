@@ -12,9 +12,11 @@
 # filestore, the log and the pid file. The database is `$MARKETSYNC_TRYTON_DB` (default
 # `marketsync_tryton`) on the local PostgreSQL.
 #
-# Idempotent: a second run checks a stamp (a hash of the pinned requirements and of the setup
-# scripts) and, when it matches, only makes sure the server answers. Any change to
-# scripts/tryton/* re-runs the module update and the (idempotent) data setup.
+# Idempotent: a second run checks a stamp (hashes of the pinned requirements and setup script,
+# and of the marketsync Tryton module in scripts/tryton/marketsync) and, when it matches, only
+# makes sure the server answers. A change to the pins or setup_db.py re-runs the module update
+# and the (idempotent) data setup; a change to the module alone (or a database set up before
+# the module existed, once its stamp has the same pins) updates only the `marketsync` module.
 #
 # On success the last lines are `export MARKETSYNC_TRYTON_…=…` lines for `eval`.
 set -euo pipefail
@@ -69,6 +71,16 @@ if [ ! -x "$venv/bin/trytond" ] || [ "$(cat "$venv/.req-hash" 2>/dev/null)" != "
   echo "$req_hash" > "$venv/.req-hash"
 fi
 
+# 1b. The marketsync Tryton module (scripts/tryton/marketsync: the unique idempotency key on
+# account.move and sale.sale and the atomic find-or-create-and-post RPCs), copied into the venv's
+# trytond/modules on every run so a recreated venv has it too.
+modules_dir="$("$venv/bin/python" -c 'import os, trytond.modules as m; print(os.path.dirname(m.__file__))')"
+if ! diff -rq -x __pycache__ "$here/tryton/marketsync" "$modules_dir/marketsync" >/dev/null 2>&1; then
+  rm -rf "$modules_dir/marketsync"
+  cp -r "$here/tryton/marketsync" "$modules_dir/marketsync"
+  find "$modules_dir/marketsync" -name __pycache__ -prune -exec rm -rf {} +
+fi
+
 # 2. Server configuration and the first admin password (never printed).
 cat > "$conf" <<EOF
 [database]
@@ -88,7 +100,14 @@ passfile="$home/admin-password"
 ( umask 077; printf '%s\n' "$password" > "$passfile" )
 
 # 3. The database, modules and data, unless the stamp says it is all there.
-want_stamp="$( (cat "$here/tryton/requirements.txt" "$here/tryton/setup_db.py"; echo "$db $pg_uri") | sha256sum | cut -c1-32)"
+# The stamp has two parts: the pins and the data setup (a change re-runs everything), and the
+# marketsync module's files (a change on an existing database, e.g. one set up by an earlier
+# version of this script, only updates that module: the warm start upgrades it quickly).
+base_stamp="$( (cat "$here/tryton/requirements.txt" "$here/tryton/setup_db.py"; \
+  echo "$db $pg_uri") | sha256sum | cut -c1-32)"
+module_stamp="$(find "$here/tryton/marketsync" -type f ! -path '*/__pycache__/*' | LC_ALL=C sort \
+  | xargs cat | sha256sum | cut -c1-32)"
+want_stamp="$base_stamp $module_stamp"
 # PostgreSQL may just have been started (CI): wait up to 30 s for it to accept connections.
 for i in $(seq 1 60); do
   if "$venv/bin/python" -c 'import sys, psycopg; psycopg.connect(sys.argv[1] + "postgres").close()' "$pg_uri" 2>/dev/null; then
@@ -106,8 +125,11 @@ cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (sys.argv[2],))
 sys.exit(0 if cur.fetchone() else 1)
 EOF
 }
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want_stamp" ] || ! db_exists; then
+have_stamp="$(cat "$stamp" 2>/dev/null || true)"
+if [ "$have_stamp" != "$want_stamp" ] || ! db_exists; then
   stop_server
+  full=1
+  if [ "${have_stamp%% *}" = "$base_stamp" ] && db_exists; then full=0; fi
   if ! db_exists; then
     say "creating database $db"
     "$venv/bin/python" - "$pg_uri" "$db" <<'EOF'
@@ -116,15 +138,22 @@ conn = psycopg.connect(sys.argv[1] + "postgres", autocommit=True)
 conn.cursor().execute('CREATE DATABASE "%s" ENCODING \'UTF8\' TEMPLATE template0' % sys.argv[2])
 EOF
   fi
-  say "activating modules (trytond-admin)"
+  if [ "$full" = 1 ]; then
+    modules="account account_invoice sale stock company currency party product marketsync"
+  else
+    modules="marketsync"
+  fi
+  say "activating modules: $modules (trytond-admin)"
   # --administrator on every run: in 8.x an update without it (but with --email) demotes the
   # user to non-administrator.
-  TRYTONPASSFILE="$passfile" "$venv/bin/trytond-admin" -c "$conf" -d "$db" \
-    -u account account_invoice sale stock company currency party product \
+  # shellcheck disable=SC2086
+  TRYTONPASSFILE="$passfile" "$venv/bin/trytond-admin" -c "$conf" -d "$db" -u $modules \
     --activate-dependencies --administrator --email admin@marketsync.invalid >"$home/admin.log" 2>&1 \
     || { cat "$home/admin.log" >&2; exit 1; }
-  say "setting up companies, charts, fiscal years, parties and products"
-  "$venv/bin/python" "$here/tryton/setup_db.py" "$conf" "$db" >&2
+  if [ "$full" = 1 ]; then
+    say "setting up companies, charts, fiscal years, parties and products"
+    "$venv/bin/python" "$here/tryton/setup_db.py" "$conf" "$db" >&2
+  fi
   echo "$want_stamp" > "$stamp"
 fi
 

@@ -29,7 +29,7 @@ use marketsync_pipeline::report::{KpiRecorder, PnlBuilder, TurnoverTracker};
 use marketsync_pipeline::retry::{Decision, RetryPolicy};
 use marketsync_pipeline::store::ExceptionFilter;
 use marketsync_pipeline::store::sqlite::SqliteStore;
-use marketsync_pipeline::{Engine, EngineConfig, SyncReport};
+use marketsync_pipeline::{Engine, EngineConfig, StreamResult, SyncReport};
 use marketsync_shopify::{ShopifyConfig, ShopifyConnector};
 use marketsync_testkit::sim::{netsuite as ns_sim, shopify as shopify_sim, tmall as tmall_sim};
 use marketsync_tmall::{ListingRef, TmallConfig, TmallConnector};
@@ -49,6 +49,8 @@ pub struct DemoOptions {
     pub shopify_orders: usize,
     /// Seed of the simulators' data.
     pub seed: u64,
+    /// Channel SKUs left out of the SKU map (their orders become `unknown_sku` exceptions).
+    pub unmapped_skus: Vec<String>,
 }
 
 impl Default for DemoOptions {
@@ -59,6 +61,7 @@ impl Default for DemoOptions {
             tmall_orders: 2_000,
             shopify_orders: 400,
             seed: 2026,
+            unmapped_skus: Vec::new(),
         }
     }
 }
@@ -281,9 +284,12 @@ impl Catalogue {
     }
 
     /// Channel SKUs → NetSuite item internal ids, for sales orders.
-    fn sku_map(&self) -> Result<SkuMap, Box<dyn std::error::Error>> {
+    fn sku_map(&self, unmapped: &[String]) -> Result<SkuMap, Box<dyn std::error::Error>> {
         let mut map = SkuMap::new();
         for (_, id, channel, sku, _) in &self.rows {
+            if unmapped.contains(sku) {
+                continue;
+            }
             map = map.with(channel.clone(), AliasKind::SellerSku, sku, id.as_str())?;
         }
         Ok(map)
@@ -482,7 +488,7 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
     // Mapping and the embedded store.
     let mapper = Arc::new(
         Mapper::new(Arc::new(rulebook()?), Arc::new(InMemoryRates::new()))?
-            .with_sku_map(Arc::new(catalogue.sku_map()?)),
+            .with_sku_map(Arc::new(catalogue.sku_map(&opts.unmapped_skus)?)),
     );
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&opts.db).await?);
     let cn = Engine::new(
@@ -544,13 +550,23 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
         + netsuite.count(ns_sim::RecordType::JournalEntry)) as u64;
 
     // Refunds, then settlements, through the same engine: one ERP document per event, and
-    // each settlement reconciled against the orders it pays.
-    let (tr, sr) = tokio::join!(
+    // each settlement reconciled against the orders it pays. Shopify: one pass over every
+    // stream it declares (its orders are up to date; refunds, then payouts).
+    let (tr, shopify_pass) = tokio::join!(
         cn.sync_refunds(tmall_conn.as_ref()),
-        us.sync_refunds(shopify_conn.as_ref())
+        us.sync_connector(shopify_conn.as_ref())
     );
-    let (tr, sr) = (tr?, sr?);
-    let settled = us.sync_settlements(shopify_conn.as_ref()).await?;
+    let tr = tr?;
+    if let StreamResult::Failed(e) = shopify_pass.orders {
+        return Err(e.into());
+    }
+    let (sr, settled) = match (shopify_pass.refunds, shopify_pass.settlements) {
+        (StreamResult::Failed(e), _) | (_, StreamResult::Failed(e)) => return Err(e.into()),
+        (refunds, settlements) => (
+            refunds.into_report().unwrap_or_default(),
+            settlements.into_report().unwrap_or_default(),
+        ),
+    };
     // TOP bills carry only the platform's charges (a sale's proceeds reach the seller's Alipay
     // balance, not the bill), so Tmall bills are read for the P&L's fees, not reconciled.
     fetch_all_settlements(tmall_conn.as_ref(), window).await?;
@@ -806,5 +822,85 @@ async fn fetch_all_settlements(
             Some(cur) => q = q.with_cursor(Some(cur)),
             None => return Ok(out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    //! The engine over the TOP simulator (HTTP): a bill TOP books on a day whose statement was
+    //! already read revises that statement on a later pass — never missed, never doubled.
+
+    use std::sync::Arc;
+
+    use marketsync_core::{ErpAdapter, MarketplaceConnector};
+    use marketsync_mapping::{InMemoryRates, Mapper};
+    use marketsync_pipeline::store::sqlite::SqliteStore;
+    use marketsync_pipeline::{Engine, EngineConfig, ManualClock};
+    use marketsync_testkit::InMemoryErp;
+    use marketsync_testkit::sim::tmall as tmall_sim;
+    use marketsync_tmall::{TmallConfig, TmallConnector};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_late_tmall_bill_revises_its_day_statement_on_the_next_pass() {
+        let sim = tmall_sim::start(tmall_sim::TmallSimConfig::default())
+            .await
+            .unwrap();
+        let c = sim.config();
+        let mut config = TmallConfig::new(&c.app_key, &c.app_secret, &c.session, "sim-flagship");
+        config.gateway = sim.gateway().to_owned();
+        let connector = TmallConnector::new(config).unwrap();
+        let start = c.start;
+        let erp = InMemoryErp::new("erp");
+        let erp_dyn: Arc<dyn ErpAdapter> = Arc::new(erp.clone());
+        let mapper = Arc::new(
+            Mapper::new(
+                Arc::new(super::rulebook().unwrap()),
+                Arc::new(InMemoryRates::new()),
+            )
+            .unwrap(),
+        );
+        // The engine's clock: two days after the seeded trades.
+        let clock = ManualClock::new(start + chrono::Duration::days(2));
+        let engine = Engine::new(
+            Arc::new(SqliteStore::in_memory().await.unwrap()),
+            erp_dyn,
+            mapper,
+            EngineConfig::new("late-bills", "CN01", start),
+        )
+        .with_time(Arc::new(clock.clone()), Arc::new(clock.clone()));
+        assert_eq!(
+            engine.max_window(&connector),
+            connector.capabilities().max_window,
+            "TOP's one-day limit applies"
+        );
+
+        // First pass: the first day's statement, published at its close.
+        let r = engine.sync_settlements(&connector).await.unwrap();
+        assert_eq!((r.reconciled, r.amended), (1, 0), "{r:?}");
+        let first = erp.journals();
+        assert!(!first.is_empty());
+
+        // TOP books a late bill on that day; the next pass (its look-back re-reads the day)
+        // finds the revised statement: the booked journal is reversed and the new one posted.
+        clock.advance(std::time::Duration::from_secs(3600));
+        sim.publish_late_bill(engine.now()).unwrap();
+        clock.advance(std::time::Duration::from_secs(3600));
+        let r = engine.sync_settlements(&connector).await.unwrap();
+        assert_eq!((r.reconciled, r.amended), (1, 1), "{r:?}");
+        let after = erp.journals();
+        assert_eq!(
+            after.len(),
+            first.len() * 3,
+            "reversal and new journal per journal"
+        );
+        assert!(after.iter().all(marketsync_core::JournalEntry::is_balanced));
+
+        // Read again later: nothing new.
+        let writes = erp.writes();
+        clock.advance(std::time::Duration::from_secs(3600));
+        let r = engine.sync_settlements(&connector).await.unwrap();
+        assert_eq!((r.reconciled, r.duplicates), (0, 1), "{r:?}");
+        assert_eq!(erp.writes(), writes);
     }
 }

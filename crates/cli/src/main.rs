@@ -3,6 +3,8 @@
 //! * `marketsync schema --out DIR` writes the JSON Schemas of the canonical model and of the
 //!   mapping rulebook, for partner teams.
 //! * `marketsync demo` runs the end-to-end demo (see the README).
+//! * `marketsync purge-raw --older-than DAYS --db PATH` deletes archived raw payloads older
+//!   than the retention (except those open exceptions still need).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,6 +40,16 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// Delete raw payloads (the one place personal data is kept as received) first seen more
+    /// than DAYS days ago; payloads of open exceptions are kept for their replay.
+    PurgeRaw {
+        /// Retention in days.
+        #[arg(long, value_name = "DAYS")]
+        older_than: u32,
+        /// SQLite database file.
+        #[arg(long)]
+        db: PathBuf,
+    },
     /// Write the JSON Schemas (2020-12) of the canonical model and the rulebook.
     Schema {
         /// Output directory (created if missing).
@@ -70,10 +82,27 @@ fn demo(opts: marketsync_cli::demo::DemoOptions) -> Result<(), Box<dyn std::erro
     Ok(())
 }
 
+fn purge_raw(db: &Path, older_than: u32) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let n = runtime.block_on(marketsync_cli::purge::purge_raw(
+        db,
+        older_than,
+        chrono::Utc::now(),
+    ))?;
+    println!(
+        "purged {n} raw payloads first seen more than {older_than} days ago from {}",
+        db.display()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Schema { out } => schema(out),
+        Command::PurgeRaw { older_than, db } => purge_raw(db, *older_than),
         Command::Demo {
             db,
             report,
@@ -86,6 +115,7 @@ fn main() -> ExitCode {
             tmall_orders: *tmall_orders,
             shopify_orders: *shopify_orders,
             seed: *seed,
+            ..marketsync_cli::demo::DemoOptions::default()
         }),
     };
     match result {

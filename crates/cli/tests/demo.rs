@@ -14,6 +14,7 @@ async fn demo_posts_once_and_writes_the_report() {
         tmall_orders: 60,
         shopify_orders: 15,
         seed: 7,
+        ..DemoOptions::default()
     };
     let summary = run(&opts).await.unwrap();
 

@@ -53,14 +53,40 @@ impl TimeWindow {
     }
 }
 
-/// A page request: records *updated* inside `window`, continuing from `cursor`.
+/// A page request: records the platform *changed or published* inside `window`, continuing
+/// from `cursor`.
+///
+/// # The stream contract
+///
+/// Every stream — orders, refunds/returns and settlements — is read by **"updated or
+/// published since"**: `window` is over the time the platform last changed or published the
+/// record, never over a business time the record describes.
+///
+/// | stream | the time `window` is over |
+/// |---|---|
+/// | orders ([`MarketplaceConnector::fetch_orders`]) | the order's last update on the platform |
+/// | refunds ([`MarketplaceConnector::fetch_returns`]) | the refund's (or return's) last update |
+/// | settlements ([`MarketplaceConnector::fetch_settlements`]) | when the statement, payout or bill was published or last updated — **not** the period it covers |
+///
+/// So a record that appears after its business period was walked (a statement published days
+/// after its period, an order amended a week later) carries a time after that walk and is read
+/// by a later window: nothing is missed by walking windows forward from a watermark. A record
+/// may come again in a later window (a new revision, or an overlapping re-read): callers
+/// de-duplicate by (id, revision), which the pipeline's ledger does.
+///
+/// Where the platform can only filter by a business time (e.g. a bill's debit time), the
+/// connector reads a look-back of that time and returns the records whose change or
+/// publication time falls inside `window`; its README says how far back it looks. Platforms
+/// that index late are covered by the caller re-reading a little before its watermark (the
+/// pipeline's per-stream look-back).
 ///
 /// `#[non_exhaustive]`: build with [`FetchQuery::new`] and the `with_*` methods, so fields can be
 /// added without breaking callers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FetchQuery {
-    /// The update-time window.
+    /// The window over the records' change / publication time (see the
+    /// [stream contract](FetchQuery#the-stream-contract)).
     pub window: TimeWindow,
     /// Where to continue; `None` for the first page.
     pub cursor: Option<Cursor>,
@@ -168,7 +194,8 @@ pub struct ConnectorCapabilities {
     pub shipment_confirmation: bool,
     /// The platform pushes events (webhooks / message service) besides polling.
     pub webhooks: bool,
-    /// The largest window one incremental query may span, if the platform limits it.
+    /// The largest window one incremental query may span, if the platform limits it. Callers
+    /// split longer windows (the pipeline uses the smaller of this and its own limit).
     pub max_window: Option<Duration>,
 }
 
@@ -259,13 +286,18 @@ pub trait MarketplaceConnector: Send + Sync {
     /// Checks that the platform answers and accepts our credentials.
     async fn health_check(&self) -> Result<Health>;
 
-    /// Orders updated inside the query's window, one page at a time.
+    /// Orders the platform updated inside the query's window, one page at a time (see the
+    /// [stream contract](FetchQuery#the-stream-contract)).
     async fn fetch_orders(&self, query: &FetchQuery) -> Result<Page<Order>>;
 
-    /// Refunds and returns updated inside the window.
+    /// Refunds and returns the platform updated inside the window (see the
+    /// [stream contract](FetchQuery#the-stream-contract)).
     async fn fetch_returns(&self, query: &FetchQuery) -> Result<Page<Refund>>;
 
-    /// Settlements whose period ends inside the window.
+    /// Settlements (statements, payouts, bills) the platform published or last updated inside
+    /// the window — whatever period they cover (see the
+    /// [stream contract](FetchQuery#the-stream-contract)). A statement that changes after
+    /// publication (a late line, a payout that failed) comes again with a newer revision.
     async fn fetch_settlements(&self, query: &FetchQuery) -> Result<Page<Settlement>>;
 
     /// Publishes available quantities. One ack per update, in order.

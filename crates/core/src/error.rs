@@ -125,6 +125,8 @@ pub enum ReasonCode {
     TaxMismatch,
     /// A journal entry does not balance.
     UnbalancedJournal,
+    /// A journal entry has no lines to post, or a line of zero amount.
+    EmptyJournal,
     /// The ERP refused the document.
     ErpRejected,
     /// A settlement does not match the orders it pays.
@@ -147,6 +149,7 @@ impl ReasonCode {
             ReasonCode::UnknownFeeCode => "unknown_fee_code".into(),
             ReasonCode::TaxMismatch => "tax_mismatch".into(),
             ReasonCode::UnbalancedJournal => "unbalanced_journal".into(),
+            ReasonCode::EmptyJournal => "empty_journal".into(),
             ReasonCode::ErpRejected => "erp_rejected".into(),
             ReasonCode::SettlementVariance => "settlement_variance".into(),
             ReasonCode::RetriesExhausted => "retries_exhausted".into(),
@@ -353,7 +356,14 @@ impl From<crate::money::MoneyError> for Error {
 
 impl From<crate::journal::JournalError> for Error {
     fn from(e: crate::journal::JournalError) -> Error {
-        Error::validation(ReasonCode::UnbalancedJournal, e.to_string()).with_source(e)
+        use crate::journal::JournalError as J;
+        let reason = match &e {
+            // Nothing to post is not an imbalance: it has its own reason.
+            J::TooFewLines => ReasonCode::EmptyJournal,
+            J::NonPositive { amount, .. } if amount.is_zero() => ReasonCode::EmptyJournal,
+            _ => ReasonCode::UnbalancedJournal,
+        };
+        Error::validation(reason, e.to_string()).with_source(e)
     }
 }
 
@@ -374,5 +384,28 @@ mod tests {
         assert_eq!(e.persist().retry(), Retry::Permanent);
         let m = Error::mapping(ReasonCode::UnknownSku, "no alias");
         assert_eq!(m.reason(), ReasonCode::UnknownSku);
+    }
+
+    #[test]
+    fn empty_and_zero_journals_are_not_unbalanced() {
+        use crate::journal::JournalError as J;
+        use crate::money::{Currency, Money};
+        let e: Error = J::TooFewLines.into();
+        assert_eq!(e.reason(), ReasonCode::EmptyJournal);
+        assert_eq!(e.reason().as_str(), "empty_journal");
+        let zero = Money::new(rust_decimal::Decimal::ZERO, Currency::USD);
+        let e: Error = J::NonPositive {
+            index: 0,
+            amount: zero,
+        }
+        .into();
+        assert_eq!(e.reason(), ReasonCode::EmptyJournal);
+        let negative = Money::new(-rust_decimal::Decimal::ONE, Currency::USD);
+        let e: Error = J::NonPositive {
+            index: 0,
+            amount: negative,
+        }
+        .into();
+        assert_eq!(e.reason(), ReasonCode::UnbalancedJournal);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod connector;
+pub mod delivery;
 pub mod envelope;
 pub mod erp;
 pub mod error;
@@ -23,6 +24,7 @@ pub use connector::{
     ConnectorCapabilities, FetchQuery, Fetched, Health, MarketplaceConnector, Page, ShipmentAck,
     TimeWindow,
 };
+pub use delivery::{DeliveryLog, MemoryDeliveryLog};
 pub use envelope::{Envelope, EnvelopeMeta, EventKind, IdempotencyKey, InvalidKey};
 pub use erp::{
     ErpAdapter, ErpCapabilities, ErpDocumentKind, ErpDocumentRef, FulfilmentRequest,

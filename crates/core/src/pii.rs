@@ -128,7 +128,9 @@ pub fn mask_text(value: &str) -> String {
         0 => String::new(),
         1 => "*".into(),
         2 => format!("{}*", chars[0]),
-        n if n <= 6 => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+        // Up to 10 characters keep only the ends: the phone-like rule below would leave a
+        // 7-character value whole (3 + 4 kept) and an 8-character one nearly whole.
+        n if n <= 10 => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
         n => {
             // Phone-like: keep three at the front, four at the back.
             let front: String = chars[..3].iter().collect();
@@ -263,6 +265,13 @@ mod tests {
         assert_eq!(mask_text("张三丰"), "张*丰");
         assert_eq!(mask_text("13812345678"), "138****5678");
         assert_eq!(mask_text("李四"), "李*");
+        // No length leaves the value readable.
+        assert_eq!(mask_text("Buyer 1"), "B*****1");
+        assert_eq!(mask_text("Jane Doe"), "J******e");
+        for n in 2..40 {
+            let v: String = "abcdefghij".chars().cycle().take(n).collect();
+            assert_ne!(mask_text(&v), v, "{n} characters");
+        }
     }
 
     #[test]

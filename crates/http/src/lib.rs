@@ -8,6 +8,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use marketsync_core::{Error, ErrorKind, Result};
+use tracing::Instrument;
 use url::Url;
 
 pub use http;
@@ -171,6 +172,62 @@ pub struct HttpConfig {
     pub user_agent: String,
     /// Headers that carry the platform's request id, tried in order.
     pub request_id_headers: Vec<String>,
+    /// The largest response body accepted, in bytes (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`]). Checked against `Content-Length` before reading and
+    /// again while the body streams in, so an oversized answer is never buffered whole; it is
+    /// a [`ResponseTooLarge`] error.
+    pub max_response_bytes: u64,
+}
+
+/// The default response body limit: 16 MiB. The largest answers marketsync reads are list
+/// pages (TOP: 100 trades with every field; Shopify GraphQL: one cost-bounded page) and
+/// NetSuite SuiteQL pages of 1,000 rows, all far below it.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The typed cause of a response refused for its size (the `source` of the [`Error`], kind
+/// `Unexpected`, permanent: asking again brings the same answer). Test for it with
+/// [`is_response_too_large`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseTooLarge {
+    /// The configured limit.
+    pub limit: u64,
+    /// The size that crossed it: the announced `Content-Length`, or the bytes read when the
+    /// stream crossed the limit.
+    pub seen: u64,
+}
+
+impl fmt::Display for ResponseTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "response body of at least {} bytes exceeds the {}-byte limit",
+            self.seen, self.limit
+        )
+    }
+}
+
+impl std::error::Error for ResponseTooLarge {}
+
+/// True when `e` (or a cause of it) is a [`ResponseTooLarge`].
+pub fn is_response_too_large(e: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.is::<ResponseTooLarge>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+fn too_large(limit: u64, seen: u64, operation: &str) -> Error {
+    Error::new(
+        ErrorKind::Unexpected,
+        format!("the response to {operation} exceeds the {limit}-byte body limit"),
+    )
+    .with_context("operation", operation)
+    .with_context("max_response_bytes", limit)
+    .with_source(ResponseTooLarge { limit, seen })
 }
 
 impl Default for HttpConfig {
@@ -186,6 +243,7 @@ impl Default for HttpConfig {
                 "x-netsuite-jsonapi-requestid".into(),
                 "x-n-operationid".into(),
             ],
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -218,7 +276,12 @@ impl HttpClient {
 
     /// Signs (if a signer is given) and sends the request. Transport failures are classified
     /// (`Timeout` when the request may have reached the server, `Unavailable` when it could not
-    /// connect); any HTTP status is returned as a response for the caller's own error table.
+    /// connect); any HTTP status is returned as a response for the caller's own error table. A
+    /// body larger than [`HttpConfig::max_response_bytes`] is a [`ResponseTooLarge`] error.
+    ///
+    /// The call runs inside an `http` span (operation, host) attached with
+    /// [`tracing::Instrument`], so it nests under the caller's span and never leaks into
+    /// another call interleaved on the same thread.
     pub async fn send(
         &self,
         mut request: HttpRequest,
@@ -227,27 +290,49 @@ impl HttpClient {
         if let Some(s) = signer {
             s.sign(&mut request)?;
         }
-        let operation = request.operation.clone();
-        let span =
-            tracing::debug_span!("http", operation = %operation, host = ?request.url.host_str());
-        let _enter = span.enter();
+        let span = tracing::debug_span!(
+            "http",
+            operation = %request.operation,
+            host = ?request.url.host_str()
+        );
+        self.send_signed(request).instrument(span).await
+    }
+
+    async fn send_signed(&self, request: HttpRequest) -> Result<HttpResponse> {
+        let operation = request.operation;
         let started = Instant::now();
         let builder = self
             .inner
-            .request(request.method.clone(), request.url.clone())
-            .headers(request.headers.clone())
+            .request(request.method, request.url)
+            .headers(request.headers)
             .body(request.body);
-        let result = builder.send().await;
-        let response = match result {
+        let mut response = match builder.send().await {
             Ok(r) => r,
             Err(e) => return Err(classify_transport(&e, &operation).with_source(e)),
         };
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| classify_transport(&e, &operation).with_source(e))?;
+        let limit = self.config.max_response_bytes;
+        if let Some(announced) = response.content_length() {
+            if announced > limit {
+                return Err(too_large(limit, announced, &operation));
+            }
+        }
+        let mut body: Vec<u8> = Vec::new();
+        loop {
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|e| classify_transport(&e, &operation).with_source(e))?;
+            let Some(chunk) = chunk else { break };
+            let seen = u64::try_from(body.len())
+                .unwrap_or(u64::MAX)
+                .saturating_add(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
+            if seen > limit {
+                return Err(too_large(limit, seen, &operation));
+            }
+            body.extend_from_slice(&chunk);
+        }
         let request_id = self
             .config
             .request_id_headers
@@ -255,11 +340,16 @@ impl HttpClient {
             .find_map(|h| headers.get(h.as_str()).and_then(|v| v.to_str().ok()))
             .map(str::to_owned);
         let elapsed = started.elapsed();
-        tracing::debug!(status = status.as_u16(), request_id = ?request_id, elapsed_ms = elapsed.as_millis() as u64, "response");
+        tracing::debug!(
+            status = status.as_u16(),
+            request_id = ?request_id,
+            elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            "response"
+        );
         Ok(HttpResponse {
             status,
             headers,
-            body,
+            body: Bytes::from(body),
             request_id,
             elapsed,
         })

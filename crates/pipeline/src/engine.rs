@@ -1,9 +1,20 @@
 //! The sync engine: marketplace pages in, exactly one correct set of ERP documents out.
 //!
-//! Per connector stream, [`Engine::sync_orders`]:
+//! [`Engine::sync_connector`] (one pass) and [`Engine::run`] (a loop) drive every stream a
+//! connector declares in its [`capabilities`](MarketplaceConnector::capabilities) — orders,
+//! then refunds, then settlements — and, when an [`AtpSource`] is attached, the inventory
+//! push; a stream the connector does not declare is skipped, not failed. Every stream is read
+//! by the time the platform last changed or published its records (the
+//! [stream contract](marketsync_core::FetchQuery#the-stream-contract)), from the stream's
+//! cursor, re-reading a per-stream [`Lookback`] before the watermark.
 //!
-//! 1. reads the stream's cursor and fetches the next page of the current window (a new window
-//!    starts at `watermark − overlap`, so late-indexed updates are read again);
+//! Per connector stream, e.g. [`Engine::sync_orders`]:
+//!
+//! 1. reads the stream's cursor and fetches the next page of the current window (a new pass
+//!    starts at `watermark − lookback` for the stream — minutes for orders and refunds, days
+//!    for settlements — so records the platform indexed late are read again; windows are at
+//!    most the smaller of [`EngineConfig::max_window`] and the connector's declared
+//!    `capabilities().max_window`);
 //! 2. archives every raw payload (one transaction per page, deduplicated by hash);
 //! 3. sends records that failed to normalize to the exception queue with their raw payload;
 //! 4. for each order: claims its event key in the idempotency ledger (a duplicate stops here),
@@ -64,6 +75,76 @@ use crate::store::{
 mod flows;
 pub use flows::refund_document_key;
 
+/// A record stream of a connector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum StreamKind {
+    /// `fetch_orders`, stream `"orders"`.
+    Orders,
+    /// `fetch_returns`, stream `"refunds"`.
+    Refunds,
+    /// `fetch_settlements`, stream `"settlements"`.
+    Settlements,
+}
+
+impl StreamKind {
+    /// The stream's name in cursors and exceptions (`"orders"`, `"refunds"`, `"settlements"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamKind::Orders => "orders",
+            StreamKind::Refunds => "refunds",
+            StreamKind::Settlements => "settlements",
+        }
+    }
+
+    /// Whether the connector declares this stream.
+    pub fn declared_by(self, caps: &marketsync_core::ConnectorCapabilities) -> bool {
+        match self {
+            StreamKind::Orders => caps.orders,
+            StreamKind::Refunds => caps.returns,
+            StreamKind::Settlements => caps.settlements,
+        }
+    }
+}
+
+/// How far before its watermark each pass of a stream re-reads.
+///
+/// Platforms index some records late (an order change that shows up in the incremental API a
+/// few minutes after its update time; a statement whose publication is back-dated), so each
+/// pass starts this far before where the last one ended. Re-read records are de-duplicated by
+/// the ledger, so a generous look-back costs calls, never double postings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Lookback {
+    /// Orders (default 10 minutes).
+    pub orders: Duration,
+    /// Refunds and returns (default 10 minutes).
+    pub refunds: Duration,
+    /// Settlements (default 2 days: statements and bills are published and amended late).
+    pub settlements: Duration,
+}
+
+impl Default for Lookback {
+    fn default() -> Lookback {
+        Lookback {
+            orders: Duration::from_secs(600),
+            refunds: Duration::from_secs(600),
+            settlements: Duration::from_secs(2 * 24 * 3600),
+        }
+    }
+}
+
+impl Lookback {
+    /// The look-back of one stream.
+    pub fn of(&self, stream: StreamKind) -> Duration {
+        match stream {
+            StreamKind::Orders => self.orders,
+            StreamKind::Refunds => self.refunds,
+            StreamKind::Settlements => self.settlements,
+        }
+    }
+}
+
 /// Engine settings.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -77,9 +158,11 @@ pub struct EngineConfig {
     pub start: DateTime<Utc>,
     /// Preferred page size.
     pub page_size: u32,
-    /// How far back each new window re-reads (late-indexed updates).
-    pub overlap: Duration,
-    /// The longest window one query spans (platform limits), if any.
+    /// How far before its watermark each pass re-reads, per stream (records the platform
+    /// indexed or published late). Re-reading is harmless: the ledger de-duplicates.
+    pub lookback: Lookback,
+    /// The longest window one query spans, if any. The connector's declared
+    /// `capabilities().max_window` also applies: the smaller of the two wins.
     pub max_window: Option<Duration>,
     /// How long a claim is held before another worker may take it over.
     pub lease: Duration,
@@ -91,8 +174,8 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults: pages of 100, 10 minutes of overlap, 5-minute leases, the default retry
-    /// policy.
+    /// Defaults: pages of 100, the default [`Lookback`] (10 minutes for orders and refunds,
+    /// 2 days for settlements), 5-minute leases, the default retry policy.
     pub fn new(
         worker_id: impl Into<String>,
         entity: impl Into<LegalEntityId>,
@@ -103,7 +186,7 @@ impl EngineConfig {
             entity: entity.into(),
             start,
             page_size: 100,
-            overlap: Duration::from_secs(600),
+            lookback: Lookback::default(),
             max_window: None,
             lease: Duration::from_secs(300),
             retry: RetryPolicy::default(),
@@ -132,9 +215,13 @@ impl EngineConfig {
         self
     }
 
-    /// Sets the overlap window.
-    pub fn with_overlap(mut self, overlap: Duration) -> EngineConfig {
-        self.overlap = overlap;
+    /// Sets the look-back of one stream.
+    pub fn with_lookback(mut self, stream: StreamKind, lookback: Duration) -> EngineConfig {
+        match stream {
+            StreamKind::Orders => self.lookback.orders = lookback,
+            StreamKind::Refunds => self.lookback.refunds = lookback,
+            StreamKind::Settlements => self.lookback.settlements = lookback,
+        }
         self
     }
 
@@ -341,20 +428,173 @@ pub(crate) enum Fail {
     Infra(Error),
 }
 
-/// A record stream the engine walks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Flow {
-    /// `fetch_orders`, stream `"orders"`.
-    Orders,
-    /// `fetch_returns`, stream `"refunds"`.
-    Refunds,
+/// The record stream the engine walks (an alias kept for the stream code).
+pub(crate) type Flow = StreamKind;
+
+/// What walking one stream counted.
+pub(crate) enum Tally {
+    /// Orders and refunds.
+    Records(SyncReport),
+    /// Settlements.
+    Settlements(crate::reconcile::ReconcileReport),
 }
 
-impl Flow {
-    fn stream(self) -> &'static str {
+impl Tally {
+    fn in_flight(&self) -> u64 {
         match self {
-            Flow::Orders => "orders",
-            Flow::Refunds => "refunds",
+            Tally::Records(r) => r.in_flight,
+            Tally::Settlements(r) => r.in_flight,
+        }
+    }
+
+    fn stopped_early(&mut self) {
+        match self {
+            Tally::Records(r) => r.stopped_early = true,
+            Tally::Settlements(r) => r.stopped_early = true,
+        }
+    }
+
+    pub(crate) fn records(self) -> Result<SyncReport> {
+        match self {
+            Tally::Records(r) => Ok(r),
+            Tally::Settlements(_) => Err(Error::new(
+                ErrorKind::Unexpected,
+                "a record stream produced a settlement report",
+            )),
+        }
+    }
+
+    pub(crate) fn settlements(self) -> Result<crate::reconcile::ReconcileReport> {
+        match self {
+            Tally::Settlements(r) => Ok(r),
+            Tally::Records(_) => Err(Error::new(
+                ErrorKind::Unexpected,
+                "the settlement stream produced a record report",
+            )),
+        }
+    }
+}
+
+/// What one pass over one stream gave: its report, a skip (the connector does not declare
+/// the stream), or the error that stopped it (its cursor did not move past the failure).
+#[derive(Debug, Default)]
+pub enum StreamResult<T> {
+    /// The pass ran.
+    Done(T),
+    /// The connector does not declare this stream in its capabilities: not called.
+    #[default]
+    Unsupported,
+    /// The pass failed; the next pass resumes from the saved cursor.
+    Failed(Error),
+}
+
+impl<T> StreamResult<T> {
+    /// The report, if the pass ran.
+    pub fn report(&self) -> Option<&T> {
+        match self {
+            StreamResult::Done(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The report, if the pass ran (by value).
+    pub fn into_report(self) -> Option<T> {
+        match self {
+            StreamResult::Done(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The error, if the pass failed.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            StreamResult::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    fn from_result(r: Result<T>) -> StreamResult<T> {
+        match r {
+            Ok(v) => StreamResult::Done(v),
+            Err(e) => StreamResult::Failed(e),
+        }
+    }
+}
+
+/// What one pass over every stream of one connector did ([`Engine::sync_connector`]).
+#[derive(Debug)]
+pub struct ConnectorReport {
+    /// The connector's channel.
+    pub channel: marketsync_core::Channel,
+    /// The connector's shop.
+    pub shop: marketsync_core::ShopId,
+    /// The order stream.
+    pub orders: StreamResult<SyncReport>,
+    /// The refund stream.
+    pub refunds: StreamResult<SyncReport>,
+    /// The settlement stream (reconciled).
+    pub settlements: StreamResult<crate::reconcile::ReconcileReport>,
+}
+
+impl ConnectorReport {
+    /// The errors of the streams that failed, by stream.
+    pub fn failures(&self) -> Vec<(StreamKind, &Error)> {
+        let mut out = Vec::new();
+        if let Some(e) = self.orders.error() {
+            out.push((StreamKind::Orders, e));
+        }
+        if let Some(e) = self.refunds.error() {
+            out.push((StreamKind::Refunds, e));
+        }
+        if let Some(e) = self.settlements.error() {
+            out.push((StreamKind::Settlements, e));
+        }
+        out
+    }
+}
+
+/// What one pass over several connectors did ([`Engine::sync_all`]).
+#[derive(Debug, Default)]
+pub struct SyncAllReport {
+    /// One report per connector, in the order given.
+    pub connectors: Vec<ConnectorReport>,
+    /// The inventory push, when an [`AtpSource`] is attached and a connector declares
+    /// `inventory_push`.
+    pub inventory: Option<StreamResult<InventoryPushReport>>,
+}
+
+/// What an inventory push did.
+#[derive(Debug, Default)]
+pub struct InventoryPushReport {
+    /// Updates sent.
+    pub sent: usize,
+    /// Updates the channels applied.
+    pub applied: usize,
+    /// Channels whose push failed (their updates are retried by the next push).
+    pub failed: Vec<(marketsync_core::Channel, marketsync_core::ShopId, Error)>,
+}
+
+/// Where the engine's inventory push gets available-to-promise from: a shared
+/// [`AtpEngine`](crate::atp::AtpEngine) and the ERP items whose stock it reads.
+///
+/// Attached with [`Engine::with_atp`]: each [`Engine::sync_all`] pass then reads the items'
+/// positions from the ERP, feeds every order event the engine completes (its lines resolved
+/// to ERP items by the mapper, so the items here are the ERP's item ids), and pushes what
+/// changed to the connectors that declare `inventory_push`.
+#[derive(Clone, Debug)]
+pub struct AtpSource {
+    /// The ATP state, shared with the caller.
+    pub atp: Arc<tokio::sync::Mutex<crate::atp::AtpEngine>>,
+    /// The ERP items whose positions are read before each push.
+    pub items: Vec<marketsync_core::Sku>,
+}
+
+impl AtpSource {
+    /// A source over an ATP engine and the ERP items to read.
+    pub fn new(atp: crate::atp::AtpEngine, items: Vec<marketsync_core::Sku>) -> AtpSource {
+        AtpSource {
+            atp: Arc::new(tokio::sync::Mutex::new(atp)),
+            items,
         }
     }
 }
@@ -376,6 +616,7 @@ pub struct Engine {
     sleeper: Arc<dyn Sleeper>,
     pub(crate) shutdown: ShutdownHandle,
     rng: Mutex<u64>,
+    atp: Option<AtpSource>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -411,7 +652,20 @@ impl Engine {
             sleeper: Arc::new(TokioSleeper),
             shutdown: ShutdownHandle::default(),
             rng: Mutex::new(seed),
+            atp: None,
         }
+    }
+
+    /// Attaches an available-to-promise source: [`Engine::sync_all`] (and [`Engine::run`])
+    /// then push inventory to the connectors that declare `inventory_push`.
+    pub fn with_atp(mut self, source: AtpSource) -> Engine {
+        self.atp = Some(source);
+        self
+    }
+
+    /// The attached ATP source, if any.
+    pub fn atp(&self) -> Option<&AtpSource> {
+        self.atp.as_ref()
     }
 
     /// Replaces the clock and the sleeper (tests use a [`crate::clock::ManualClock`] for both).
@@ -436,27 +690,28 @@ impl Engine {
         self.clock.now()
     }
 
-    /// Syncs a connector's orders until shutdown, pausing `interval` between passes. A failed
-    /// pass is logged and retried at the next one (its cursor did not move).
+    /// Syncs every stream of every connector until shutdown (one [`Engine::sync_all`] pass,
+    /// then a pause of `interval`). A failed stream is logged and resumed at the next pass (its
+    /// cursor did not move past the failure).
     pub async fn run(
         &self,
         connectors: &[Arc<dyn MarketplaceConnector>],
         interval: Duration,
     ) -> Result<()> {
         while !self.shutdown.is_shutdown() {
-            for c in connectors {
-                if self.shutdown.is_shutdown() {
-                    break;
-                }
-                match self.sync_orders(c.as_ref()).await {
-                    Ok(r) => tracing::info!(
-                        channel = %c.channel(), pages = r.pages, posted = r.posted,
-                        exceptions = r.exceptions, "sync pass done"
-                    ),
-                    Err(e) => tracing::warn!(
-                        channel = %c.channel(), kind = e.kind().name(),
+            let report = self.sync_all(connectors).await;
+            for r in &report.connectors {
+                let posted = r.orders.report().map_or(0, |o| o.posted)
+                    + r.refunds.report().map_or(0, |o| o.posted);
+                let reconciled = r.settlements.report().map_or(0, |o| o.reconciled);
+                tracing::info!(
+                    channel = %r.channel, posted, reconciled, "sync pass done"
+                );
+                for (stream, e) in r.failures() {
+                    tracing::warn!(
+                        channel = %r.channel, stream = stream.name(), kind = e.kind().name(),
                         "sync pass failed; retrying next pass"
-                    ),
+                    );
                 }
             }
             let notified = self.shutdown.inner.notify.notified();
@@ -471,9 +726,87 @@ impl Engine {
         Ok(())
     }
 
+    /// One pass over every stream of each connector ([`Engine::sync_connector`]), then, when an
+    /// [`AtpSource`] is attached, one inventory push to the connectors that declare
+    /// `inventory_push`. A failure of one stream does not stop the others.
+    pub async fn sync_all(&self, connectors: &[Arc<dyn MarketplaceConnector>]) -> SyncAllReport {
+        let mut report = SyncAllReport::default();
+        for c in connectors {
+            if self.shutdown.is_shutdown() {
+                break;
+            }
+            report
+                .connectors
+                .push(self.sync_connector(c.as_ref()).await);
+        }
+        if !self.shutdown.is_shutdown() {
+            report.inventory = self.push_inventory(connectors).await;
+        }
+        report
+    }
+
+    /// One pass over every stream the connector declares in its capabilities: orders, then
+    /// refunds (which need their orders), then settlements (which reconcile against both).
+    /// Undeclared streams are [`StreamResult::Unsupported`], not called; a failed stream is
+    /// [`StreamResult::Failed`] and the next streams still run.
+    pub async fn sync_connector(&self, connector: &dyn MarketplaceConnector) -> ConnectorReport {
+        let caps = connector.capabilities();
+        let mut report = ConnectorReport {
+            channel: connector.channel(),
+            shop: connector.shop(),
+            orders: StreamResult::Unsupported,
+            refunds: StreamResult::Unsupported,
+            settlements: StreamResult::Unsupported,
+        };
+        if caps.orders {
+            report.orders = StreamResult::from_result(self.sync_orders(connector).await);
+        }
+        if caps.returns && !self.shutdown.is_shutdown() {
+            report.refunds = StreamResult::from_result(self.sync_refunds(connector).await);
+        }
+        if caps.settlements && !self.shutdown.is_shutdown() {
+            report.settlements = StreamResult::from_result(self.sync_settlements(connector).await);
+        }
+        report
+    }
+
+    /// Reads the ATP source's stock from the ERP and pushes what changed; `None` when no
+    /// source is attached or no connector declares `inventory_push`.
+    async fn push_inventory(
+        &self,
+        connectors: &[Arc<dyn MarketplaceConnector>],
+    ) -> Option<StreamResult<InventoryPushReport>> {
+        let source = self.atp.as_ref()?;
+        let pushing: Vec<Arc<dyn MarketplaceConnector>> = connectors
+            .iter()
+            .filter(|c| c.capabilities().inventory_push)
+            .cloned()
+            .collect();
+        if pushing.is_empty() {
+            return None;
+        }
+        let positions = match self
+            .with_retry("inventory_positions", || {
+                self.erp.inventory_positions(&source.items)
+            })
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return Some(StreamResult::Failed(e)),
+        };
+        let mut atp = source.atp.lock().await;
+        atp.on_stock(&positions);
+        let summary = crate::atp::push(&mut atp, &pushing, self.clock.now()).await;
+        Some(StreamResult::Done(InventoryPushReport {
+            sent: summary.sent,
+            applied: summary.applied,
+            failed: summary.failed,
+        }))
+    }
+
     /// One pass over a connector's order stream: from the cursor to now.
     pub async fn sync_orders(&self, connector: &dyn MarketplaceConnector) -> Result<SyncReport> {
-        self.walk_stream(connector, Flow::Orders).await
+        self.walk_stream(connector, Flow::Orders).await?.records()
     }
 
     /// Walks a stream from its cursor to now, one page at a time: fetch (with retries), handle
@@ -484,47 +817,70 @@ impl Engine {
         &self,
         connector: &dyn MarketplaceConnector,
         flow: Flow,
-    ) -> Result<SyncReport> {
-        let stream = StreamKey::new(connector.channel(), connector.shop(), flow.stream());
-        let mut report = SyncReport::default();
+    ) -> Result<Tally> {
+        let stream = StreamKey::new(connector.channel(), connector.shop(), flow.name());
+        let mut report = match flow {
+            StreamKind::Settlements => Tally::Settlements(Default::default()),
+            _ => Tally::Records(SyncReport::default()),
+        };
         let mut state = self.store.cursor(&stream).await?.unwrap_or_default();
         let target_end = self.clock.now();
+        let max_window = self.max_window(connector);
+        // Where the next window of this pass starts once one has closed (the look-back is
+        // taken once per pass, then the pass walks forward).
+        let mut resume: Option<DateTime<Utc>> = None;
         loop {
             if self.shutdown.is_shutdown() {
-                report.stopped_early = true;
+                report.stopped_early();
                 break;
             }
-            let Some(window) = self.next_window(&state, target_end) else {
+            let Some(window) = self.next_window_for(&state, target_end, flow, max_window, resume)
+            else {
                 break;
             };
             let query = FetchQuery::new(window)
                 .with_cursor(state.page.clone())
                 .with_page_size(self.config.page_size);
-            let held_before = report.in_flight;
-            let next = match flow {
-                Flow::Orders => {
+            let held_before = report.in_flight();
+            let next = match (flow, &mut report) {
+                (StreamKind::Orders, Tally::Records(r)) => {
                     let page = self
                         .with_retry("fetch_orders", || connector.fetch_orders(&query))
                         .await?;
                     let next = page.next_cursor.clone();
-                    self.handle_page(&stream, window, page, Mode::Sync, &mut report)
+                    self.handle_page(&stream, window, page, Mode::Sync, r)
                         .await?;
                     next
                 }
-                Flow::Refunds => {
+                (StreamKind::Refunds, Tally::Records(r)) => {
                     let page = self
                         .with_retry("fetch_returns", || connector.fetch_returns(&query))
                         .await?;
                     let next = page.next_cursor.clone();
-                    self.handle_refund_page(&stream, window, page, Mode::Sync, &mut report)
+                    self.handle_refund_page(&stream, window, page, Mode::Sync, r)
                         .await?;
                     next
                 }
+                (StreamKind::Settlements, Tally::Settlements(r)) => {
+                    let page = self
+                        .with_retry("fetch_settlements", || connector.fetch_settlements(&query))
+                        .await?;
+                    let next = page.next_cursor.clone();
+                    self.handle_settlement_page(&stream, window, page, r)
+                        .await?;
+                    next
+                }
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::Unexpected,
+                        "stream and report do not match",
+                    ));
+                }
             };
-            if report.in_flight > held_before {
+            if report.in_flight() > held_before {
                 // Some records are held by another (possibly stopped) worker: the page is not
                 // handled yet, so the cursor stays; the next pass fetches it again.
-                tracing::info!(stream = %stream, held = report.in_flight - held_before,
+                tracing::info!(stream = %stream, held = report.in_flight() - held_before,
                     "records held by another worker; the page will be fetched again");
                 break;
             }
@@ -532,37 +888,59 @@ impl Engine {
             self.store
                 .save_cursor(&stream, &state, self.clock.now())
                 .await?;
-            if state.window.is_none() && window.end >= target_end {
-                break;
+            if state.window.is_none() {
+                resume = Some(window.end);
+                if window.end >= target_end {
+                    break;
+                }
             }
         }
         Ok(report)
     }
 
-    /// The window to fetch next: the one being paged, or a new one from the watermark minus
-    /// the overlap up to `target_end` (at most `max_window` long).
-    pub(crate) fn next_window(
+    /// The longest window one query of `connector` may span: the smaller of the engine's
+    /// [`EngineConfig::max_window`] and the connector's declared `capabilities().max_window`.
+    pub fn max_window(&self, connector: &dyn MarketplaceConnector) -> Option<Duration> {
+        match (self.config.max_window, connector.capabilities().max_window) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The window to fetch next: the one being paged, or a new one up to `target_end` (at
+    /// most `max_window` long) starting where this pass left off (`resume`) or, for the
+    /// pass's first window, at the watermark minus the stream's look-back (never before
+    /// [`EngineConfig::start`]).
+    pub(crate) fn next_window_for(
         &self,
         state: &CursorState,
         target_end: DateTime<Utc>,
+        flow: Flow,
+        max_window: Option<Duration>,
+        resume: Option<DateTime<Utc>>,
     ) -> Option<TimeWindow> {
         if let Some(w) = state.window {
             return Some(w);
         }
-        let start = match state.watermark {
-            Some(w) => {
-                w - chrono::Duration::from_std(self.config.overlap)
-                    .unwrap_or(chrono::Duration::zero())
+        let start = match (resume, state.watermark) {
+            (Some(r), _) => r,
+            (None, Some(w)) => {
+                let back = chrono::Duration::from_std(self.config.lookback.of(flow))
+                    .unwrap_or(chrono::Duration::zero());
+                w.checked_sub_signed(back)
+                    .unwrap_or(w)
+                    .max(self.config.start)
+                    .min(w)
             }
-            None => self.config.start,
+            (None, None) => self.config.start,
         };
         let mut end = target_end;
-        if let Some(max) = self
-            .config
-            .max_window
-            .and_then(|m| chrono::Duration::from_std(m).ok())
-        {
-            end = end.min(start + max);
+        if let Some(max) = max_window.and_then(|m| chrono::Duration::from_std(m).ok()) {
+            if max > chrono::Duration::zero() {
+                if let Some(e) = start.checked_add_signed(max) {
+                    end = end.min(e);
+                }
+            }
         }
         TimeWindow::new(start, end).filter(|_| start < end)
     }
@@ -686,6 +1064,16 @@ impl Engine {
                 self.store
                     .complete_event(&ev, &outcome, Some(&new_head(&state)?), now)
                     .await?;
+                if let Some(source) = &self.atp {
+                    // Reservations by ERP item (a line the mapper cannot resolve reserves
+                    // under its own SKU).
+                    let items = self.mapper.resolve_items(&env.payload).unwrap_or_default();
+                    source
+                        .atp
+                        .lock()
+                        .await
+                        .on_order_resolved(&env.payload, &items);
+                }
                 Ok(if posted.is_empty() {
                     EventOutcome::NoEffect
                 } else {
@@ -1061,6 +1449,8 @@ impl Engine {
             ReplayResult::NotOpen(x.status)
         } else if let Some(r) = self.replay_flow_exception(&x, connector).await? {
             r
+        } else if x.kind == EventKind::Settlement {
+            self.replay_settlement_exception(&x).await?
         } else if let Some(canonical) = &x.canonical {
             let order: Order = serde_json::from_value(canonical.clone()).map_err(|e| {
                 Error::new(

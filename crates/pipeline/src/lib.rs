@@ -19,7 +19,10 @@ pub use store::{
 };
 
 pub use clock::{Clock, ManualClock, Sleeper, SystemClock, TokioSleeper};
-pub use engine::{Engine, EngineConfig, EventOutcome, ReplayResult, ShutdownHandle, SyncReport};
+pub use engine::{
+    AtpSource, ConnectorReport, Engine, EngineConfig, EventOutcome, InventoryPushReport, Lookback,
+    ReplayResult, ShutdownHandle, StreamKind, StreamResult, SyncAllReport, SyncReport,
+};
 pub use queue::{
     InProcessQueue, QueuedOrder, WorkItem, WorkQueue, WorkerOptions, WorkerReport, run_worker,
 };

@@ -17,6 +17,23 @@
 //!
 //! A residual is judged per settlement: an order settled across two settlements shows a
 //! variance after the first.
+//!
+//! # Settlements read late, and revised
+//!
+//! The stream is read by publication / update time (the
+//! [stream contract](marketsync_core::FetchQuery#the-stream-contract)), with the settlement
+//! [look-back](crate::Lookback) (days by default): a statement published after its period was
+//! walked is read by the next pass. A statement read again with the same revision is a
+//! duplicate. A statement read again with a **newer revision** (a bill added to a day's
+//! statement, a payout that failed) is an amendment: when its journals differ from the ones
+//! booked, each booked journal is reversed (dated on the business date the amendment is
+//! seen, so a closed period is never touched; key `event.child("reversal-<i>")`) and the new
+//! journals are posted under the new revision's keys; when they are the same, nothing posts.
+//! A revision older than the one booked is stale and posts nothing.
+//!
+//! A settlement that could not be posted (an unknown fee code, an ERP that kept failing, a
+//! revision whose earlier journals were not recorded) waits in the exception queue with its
+//! canonical form; [`Engine::replay_exception`] reconciles it again after the fix.
 
 use std::collections::BTreeSet;
 
@@ -27,7 +44,7 @@ use marketsync_core::{
 use marketsync_mapping::receivable_residuals;
 
 use crate::engine::EventOutcome;
-use crate::engine::{Engine, Fail, Mode, Source, advanced};
+use crate::engine::{Engine, Fail, Mode, Source};
 use crate::store::{Head, NewException, Outcome, RecordKey, StreamKey};
 
 /// What reconciling one settlement did.
@@ -43,6 +60,8 @@ pub enum SettlementOutcome {
         variances: usize,
         /// Orders in the settlement that were never posted.
         unmatched_orders: usize,
+        /// A revision of a settlement already booked: its earlier journals were reversed.
+        amended: bool,
     },
     /// Already reconciled.
     Duplicate,
@@ -52,6 +71,8 @@ pub enum SettlementOutcome {
     KnownFailure,
     /// It could not be posted (e.g. an unknown fee code): the exception id.
     Exception(i64),
+    /// A revision older than (or as new as) the one already reconciled: nothing posted.
+    Stale,
 }
 
 /// What one settlement sync did.
@@ -77,69 +98,115 @@ pub struct ReconcileReport {
     pub exceptions: u64,
     /// Settlements held by another worker.
     pub in_flight: u64,
+    /// Revised settlements whose booked journals were reversed and re-posted.
+    pub amended: u64,
+    /// Settlements older than the revision already reconciled.
+    pub stale: u64,
+    /// True when a shutdown stopped the sync before it reached the present.
+    pub stopped_early: bool,
+}
+
+/// What the engine remembers about a reconciled settlement (the head's state): the journals
+/// it booked, so a revised statement can be reversed exactly.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+struct SettlementState {
+    #[serde(default)]
+    journals: usize,
+    #[serde(default)]
+    variances: usize,
+    /// The settlement journals booked (absent in heads written before amendments existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    booked: Option<Vec<JournalEntry>>,
+    /// The payout journal booked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    booked_payout: Option<JournalEntry>,
 }
 
 impl Engine {
-    /// One pass over a connector's settlements (stream `"settlements"`, by period end): from
-    /// the cursor to now, reconciling each.
+    /// One pass over a connector's settlements (stream `"settlements"`, by publication or
+    /// update time, re-reading the settlement look-back): from the cursor to now, reconciling
+    /// each.
     pub async fn sync_settlements(
         &self,
         connector: &dyn marketsync_core::MarketplaceConnector,
     ) -> Result<ReconcileReport> {
-        let stream = StreamKey::new(connector.channel(), connector.shop(), "settlements");
-        let mut report = ReconcileReport::default();
-        let mut state = self.store.cursor(&stream).await?.unwrap_or_default();
-        let target_end = self.clock.now();
-        while !self.shutdown.is_shutdown() {
-            let Some(window) = self.next_window(&state, target_end) else {
-                break;
-            };
-            let query = marketsync_core::FetchQuery::new(window)
-                .with_cursor(state.page.clone())
-                .with_page_size(self.config.page_size);
-            let page = self
-                .with_retry("fetch_settlements", || connector.fetch_settlements(&query))
-                .await?;
-            let next = page.next_cursor.clone();
-            report.pages += 1;
-            let raws: Vec<RawRecord> = page.items.iter().map(|f| f.raw.clone()).collect();
-            self.store.archive_raw(&raws, self.clock.now()).await?;
-            let held = report.in_flight;
-            for item in page.items {
-                report.fetched += 1;
-                match item.outcome {
-                    Ok(s) => {
-                        let o = self
-                            .settle(&stream, s, Some(&item.raw), Some(window), Mode::Sync)
-                            .await?;
-                        report.count(&o);
-                    }
-                    Err(e) => {
-                        self.record_unreadable(
-                            &stream,
-                            EventKind::Settlement,
-                            item.external_id,
-                            &e,
-                            item.raw,
-                            window,
-                        )
+        self.walk_stream(connector, crate::engine::StreamKind::Settlements)
+            .await?
+            .settlements()
+    }
+
+    pub(crate) async fn handle_settlement_page(
+        &self,
+        stream: &StreamKey,
+        window: TimeWindow,
+        page: marketsync_core::Page<Settlement>,
+        report: &mut ReconcileReport,
+    ) -> Result<()> {
+        report.pages += 1;
+        let raws: Vec<RawRecord> = page.items.iter().map(|f| f.raw.clone()).collect();
+        self.store.archive_raw(&raws, self.clock.now()).await?;
+        for item in page.items {
+            report.fetched += 1;
+            match item.outcome {
+                Ok(s) => {
+                    let o = self
+                        .settle(stream, s, Some(&item.raw), Some(window), Mode::Sync)
                         .await?;
-                        report.exceptions += 1;
-                    }
+                    report.count(&o);
+                }
+                Err(e) => {
+                    self.record_unreadable(
+                        stream,
+                        EventKind::Settlement,
+                        item.external_id,
+                        &e,
+                        item.raw,
+                        window,
+                    )
+                    .await?;
+                    report.exceptions += 1;
                 }
             }
-            if report.in_flight > held {
-                break;
-            }
-            state = advanced(&state, window, next);
-            self.store
-                .save_cursor(&stream, &state, self.clock.now())
-                .await?;
-            if state.window.is_none() && window.end >= target_end {
-                break;
-            }
         }
-        Ok(report)
+        Ok(())
+    }
+
+    /// Replays a settlement exception: a settlement that could not be posted (its canonical
+    /// form is the settlement) is reconciled again; a variance record (the residual of an
+    /// order) has nothing to re-run and answers `NotFound`.
+    pub(crate) async fn replay_settlement_exception(
+        &self,
+        x: &crate::store::ExceptionRecord,
+    ) -> Result<crate::engine::ReplayResult> {
+        use crate::engine::{EventOutcome, ReplayResult};
+        let Some(settlement) = x
+            .canonical
+            .as_ref()
+            .and_then(|c| serde_json::from_value::<Settlement>(c.clone()).ok())
+        else {
+            return Ok(ReplayResult::NotFound);
+        };
+        let raw = match &x.content_hash {
+            Some(h) => self.store.raw(h).await?,
+            None => None,
+        };
+        let o = self
+            .settle(&x.stream, settlement, raw.as_ref(), x.window, Mode::Replay)
+            .await?;
+        Ok(ReplayResult::Ran(match o {
+            SettlementOutcome::Reconciled { journals: 0, .. } => EventOutcome::NoEffect,
+            SettlementOutcome::Reconciled {
+                journals, amended, ..
+            } => EventOutcome::Posted {
+                documents: journals,
+                amended,
+            },
+            SettlementOutcome::Duplicate => EventOutcome::Duplicate,
+            SettlementOutcome::Stale => EventOutcome::Stale,
+            SettlementOutcome::InFlight => EventOutcome::InFlight,
+            SettlementOutcome::KnownFailure => EventOutcome::KnownFailure,
+            SettlementOutcome::Exception(id) => EventOutcome::Exception(id),
+        }))
     }
 
     /// Reconciles one settlement (from a page, a file or a queue). Store failures are `Err`.
@@ -178,6 +245,34 @@ impl Engine {
             shop: s.shop.clone(),
             kind: EventKind::Settlement,
             external_id: s.id.to_string(),
+        };
+        let head = self.store.head(&record).await?;
+        if let Some(h) = &head {
+            let newer_done = h.event_key != key
+                && matches!(
+                    h.revision.partial_cmp(&s.revision),
+                    Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+                );
+            if newer_done {
+                self.store
+                    .complete_event(
+                        &key,
+                        &Outcome::Skipped("stale_revision".into()),
+                        None,
+                        self.clock.now(),
+                    )
+                    .await?;
+                return Ok(SettlementOutcome::Stale);
+            }
+        }
+        let prev: Option<SettlementState> = match &head {
+            Some(h) => Some(serde_json::from_value(h.state.clone()).map_err(|e| {
+                marketsync_core::Error::new(
+                    marketsync_core::ErrorKind::Unexpected,
+                    format!("unreadable head state: {e}"),
+                )
+            })?),
+            None => None,
         };
         let src = Source {
             event_key: key.clone(),
@@ -231,12 +326,47 @@ impl Engine {
             reversals.extend(self.refund_reversals_of(&order).await?);
         }
         let mut posted = Vec::new();
+        let mut state = prev.clone().unwrap_or_default();
         let result = self
-            .post_settlement(&s, &key, &src, &accruals, &mut posted)
+            .post_settlement(
+                &s,
+                &key,
+                &src,
+                &accruals,
+                prev.as_ref(),
+                &mut state,
+                &mut posted,
+            )
             .await;
         let now = self.clock.now();
         let journals = match result {
-            Ok(j) => j,
+            Ok(Some(j)) => j,
+            Ok(None) => {
+                // A newer revision with the same journals: nothing to post, nothing new to
+                // reconcile.
+                let head = Head {
+                    record,
+                    revision: s.revision.clone(),
+                    event_key: key.clone(),
+                    state: state_json(&state)?,
+                    updated_at: now,
+                };
+                self.store
+                    .complete_event(
+                        &key,
+                        &Outcome::Skipped("no_change".into()),
+                        Some(&head),
+                        now,
+                    )
+                    .await?;
+                return Ok(SettlementOutcome::Reconciled {
+                    journals: 0,
+                    matched_orders: accruals.len(),
+                    variances: 0,
+                    unmatched_orders: order_ids.len() - matched.len(),
+                    amended: false,
+                });
+            }
             Err(Fail::Infra(e)) => return Err(e),
             Err(Fail::Record(e)) => {
                 let reason = e.reason();
@@ -255,11 +385,24 @@ impl Engine {
                         now,
                     })
                     .await?;
+                // Journals posted (or reversed) before the failure stay in the head, so the
+                // next revision compensates what was really booked.
+                let head = if posted.is_empty() {
+                    None
+                } else {
+                    Some(Head {
+                        record: record.clone(),
+                        revision: s.revision.clone(),
+                        event_key: key.clone(),
+                        state: state_json(&state)?,
+                        updated_at: now,
+                    })
+                };
                 self.store
                     .complete_event(
                         &key,
                         &Outcome::Failed(reason.as_str().into_owned()),
-                        None,
+                        head.as_ref(),
                         now,
                     )
                     .await?;
@@ -312,11 +455,13 @@ impl Engine {
                 "settlement leaves an open receivable"
             );
         }
+        state.journals = posted.len();
+        state.variances = variances;
         let head = Head {
             record,
             revision: s.revision.clone(),
             event_key: key.clone(),
-            state: serde_json::json!({ "journals": posted.len(), "variances": variances }),
+            state: state_json(&state)?,
             updated_at: now,
         };
         let outcome = match posted.last() {
@@ -331,17 +476,24 @@ impl Engine {
             matched_orders: accruals.len(),
             variances,
             unmatched_orders: order_ids.len() - matched.len(),
+            amended: prev.is_some(),
         })
     }
 
+    /// Posts a settlement's journals. For a revision of a settlement already booked
+    /// (`prev`), reverses what was booked first — or posts nothing and answers `None` when the
+    /// journals did not change. `state` follows what is booked as each journal posts.
+    #[allow(clippy::too_many_arguments)]
     async fn post_settlement(
         &self,
         s: &Settlement,
         key: &IdempotencyKey,
         src: &Source,
         accruals: &[JournalEntry],
+        prev: Option<&SettlementState>,
+        state: &mut SettlementState,
         posted: &mut Vec<marketsync_core::ErpDocumentId>,
-    ) -> std::result::Result<Vec<JournalEntry>, Fail> {
+    ) -> std::result::Result<Option<Vec<JournalEntry>>, Fail> {
         let journals = self
             .mapper
             .settlement_journals_with_accruals(s, &self.ctx, accruals)
@@ -354,21 +506,66 @@ impl Engine {
             ),
             None => None,
         };
+        if let Some(prev) = prev {
+            let Some(booked) = &prev.booked else {
+                return Err(Fail::Record(
+                    marketsync_core::Error::validation(
+                        ReasonCode::Other("settlement_revised".into()),
+                        format!(
+                            "settlement {} was revised, but the journals booked for its earlier \
+                             revision were not recorded; review and adjust it by hand",
+                            s.id
+                        ),
+                    )
+                    .with_context("settlement", &s.id),
+                ));
+            };
+            if *booked == journals && prev.booked_payout == payout {
+                return Ok(None);
+            }
+            let at = self.clock.now();
+            let old: Vec<JournalEntry> = booked
+                .iter()
+                .chain(prev.booked_payout.iter())
+                .cloned()
+                .collect();
+            for (i, j) in old.iter().enumerate() {
+                let rev = self.reversal_at(j, at)?;
+                let k = key.child(&format!("reversal-{i}"));
+                posted.push(
+                    self.post_journal_doc("settlement_reversal", k, rev, src)
+                        .await?,
+                );
+            }
+            state.booked = Some(Vec::new());
+            state.booked_payout = None;
+        }
+        let mut booked = Vec::with_capacity(journals.len());
         for (i, j) in journals.iter().enumerate() {
             let k = key.child(&format!("settlement-{i}"));
             posted.push(
                 self.post_journal_doc("settlement", k, j.clone(), src)
                     .await?,
             );
+            booked.push(j.clone());
+            state.booked = Some(booked.clone());
         }
+        state.booked = Some(booked);
         if let Some(p) = payout {
             posted.push(
-                self.post_journal_doc("payout", key.child("payout"), p, src)
+                self.post_journal_doc("payout", key.child("payout"), p.clone(), src)
                     .await?,
             );
+            state.booked_payout = Some(p);
         }
-        Ok(journals)
+        Ok(Some(journals))
     }
+}
+
+fn state_json(state: &SettlementState) -> Result<serde_json::Value> {
+    serde_json::to_value(state).map_err(|e| {
+        marketsync_core::Error::new(marketsync_core::ErrorKind::Unexpected, e.to_string())
+    })
 }
 
 fn money_json(m: &Money) -> serde_json::Value {
@@ -383,8 +580,10 @@ impl ReconcileReport {
                 matched_orders,
                 variances,
                 unmatched_orders,
+                amended,
             } => {
                 self.reconciled += 1;
+                self.amended += u64::from(*amended);
                 self.journals += *journals as u64;
                 self.matched_orders += *matched_orders as u64;
                 self.variances += *variances as u64;
@@ -394,6 +593,7 @@ impl ReconcileReport {
             SettlementOutcome::InFlight => self.in_flight += 1,
             SettlementOutcome::KnownFailure => {}
             SettlementOutcome::Exception(_) => self.exceptions += 1,
+            SettlementOutcome::Stale => self.stale += 1,
         }
     }
 }

@@ -19,7 +19,7 @@ async fn conformance_on_postgres() {
     };
     let report = conformance::run(Arc::new(store.clone())).await;
     store.drop_schema().await.unwrap();
-    assert_eq!(report.unwrap().passed.len(), 10);
+    assert_eq!(report.unwrap().passed.len(), 13);
 }
 
 /// 32 tasks on 32 separate connections race to claim one key: exactly one wins.

@@ -10,7 +10,7 @@ use marketsync_pipeline::store::{LedgerState, Store, conformance};
 async fn conformance_in_memory() {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().await.unwrap());
     let report = conformance::run(store).await.unwrap();
-    assert_eq!(report.passed.len(), 10, "{report:?}");
+    assert_eq!(report.passed.len(), 13, "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

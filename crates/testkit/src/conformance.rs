@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use marketsync_core::{
     ConnectorCapabilities, ErpAdapter, ErpDocumentKind, Error, ErrorKind, FetchQuery,
     IdempotencyKey, InventoryUpdate, JournalEntry, JournalRequest, MarketplaceConnector, Order,
@@ -39,7 +40,29 @@ pub enum Fault {
     MalformedRecord,
     /// Deliver one record of the next page twice.
     DuplicateRecord,
+    /// A late order: make an order visible now that was placed inside
+    /// [`ConnectorFixture::window`] but that the platform last updated at `updated_at` (after
+    /// the window) — as when a platform amends or releases an old order after that window was
+    /// walked. Applied at once, not to the next request.
+    LateOrder {
+        /// The order's update time on the platform (after the window).
+        updated_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// A late settlement record: make visible now a statement line (bill, balance transaction,
+    /// payout) for business inside [`ConnectorFixture::window`], published or last updated at
+    /// `published_at` (after the window) — a statement published, or amended, after its
+    /// period was walked. Applied at once.
+    LateSettlement {
+        /// When the platform published (or last updated) it.
+        published_at: chrono::DateTime<chrono::Utc>,
+    },
 }
+
+/// The look-back the late-record check re-reads with, like the pipeline's defaults: a pass
+/// starts this far before where the last one ended.
+pub const LATE_CHECK_ORDER_LOOKBACK: chrono::Duration = chrono::Duration::minutes(10);
+/// The settlement look-back of the late-record check (the pipeline's default).
+pub const LATE_CHECK_SETTLEMENT_LOOKBACK: chrono::Duration = chrono::Duration::days(2);
 
 /// A fault an ERP backend applies to the next write.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +75,11 @@ pub enum ErpFault {
     Throttle,
     /// Fail the next request with a server error, committing nothing.
     ServerError,
+    /// Hold the next write in the backend for longer than the adapter's client timeout before
+    /// committing it: the caller sees a timeout while its first attempt is still in flight, and
+    /// a retry overlaps it. The fixture chooses the hold from its adapter's timeout, and
+    /// [`ErpFixture::wait_for_held_writes`] waits until the held write has finished.
+    HoldWriteBeyondTimeout,
 }
 
 /// What a connector's conformance run needs from its test environment.
@@ -108,6 +136,10 @@ pub trait ErpFixture: Send + Sync {
 
     /// Applies a fault to the next write. `false` if unsupported.
     async fn inject(&self, fault: ErpFault) -> bool;
+
+    /// Waits until every write held by [`ErpFault::HoldWriteBeyondTimeout`] has finished in the
+    /// backend (committed or refused). The default returns at once.
+    async fn wait_for_held_writes(&self) {}
 }
 
 /// What a suite run checked.
@@ -166,6 +198,75 @@ async fn walk_orders(
         }
     }
     (orders, failures, pages)
+}
+
+/// Splits `window` like the pipeline does (by the connector's `max_window`).
+fn engine_windows(window: TimeWindow, caps: &ConnectorCapabilities) -> Vec<TimeWindow> {
+    match caps
+        .max_window
+        .and_then(|m| chrono::Duration::from_std(m).ok())
+    {
+        Some(max) => window.split(max),
+        None => vec![window],
+    }
+}
+
+/// Every order of `window` (walked in the connector's `max_window` pieces), as (id, update
+/// time, placed time).
+async fn orders_seen(
+    connector: &dyn MarketplaceConnector,
+    window: TimeWindow,
+    page_size: u32,
+    max_pages: usize,
+) -> BTreeSet<(String, DateTime<Utc>, DateTime<Utc>)> {
+    let mut out = BTreeSet::new();
+    for w in engine_windows(window, &connector.capabilities()) {
+        let (orders, _, _) = walk_orders(connector, w, page_size, max_pages).await;
+        out.extend(
+            orders
+                .into_iter()
+                .map(|o| (o.id.to_string(), o.updated_at, o.placed_at)),
+        );
+    }
+    out
+}
+
+/// Every settlement of `window` (walked in the connector's `max_window` pieces), as (id,
+/// revision, period start).
+async fn settlements_seen(
+    connector: &dyn MarketplaceConnector,
+    window: TimeWindow,
+    page_size: u32,
+    max_pages: usize,
+) -> BTreeSet<(String, String, DateTime<Utc>)> {
+    let mut out = BTreeSet::new();
+    for w in engine_windows(window, &connector.capabilities()) {
+        let mut query = FetchQuery::new(w).with_page_size(page_size);
+        let mut pages = 0;
+        loop {
+            pages += 1;
+            assert!(
+                pages <= max_pages,
+                "settlement pagination did not end after {max_pages} pages"
+            );
+            let page = connector
+                .fetch_settlements(&query)
+                .await
+                .unwrap_or_else(|e| panic!("fetch_settlements failed: {e}"));
+            for s in page.ok_items() {
+                out.insert((
+                    s.id.to_string(),
+                    format!("{:?}", s.revision),
+                    s.period_start,
+                ));
+            }
+            match page.next_cursor {
+                Some(c) => query = query.with_cursor(Some(c)),
+                None => break,
+            }
+        }
+    }
+    out
 }
 
 fn check_error(result_err: Option<Error>, check: &str, want: impl Fn(&Error) -> bool) -> Error {
@@ -493,7 +594,92 @@ pub async fn connector_suite(fixture: &dyn ConnectorFixture) -> Report {
             e.kind() == &ErrorKind::Unsupported
         });
     }
+    late_records(fixture, connector.as_ref(), &mut report, max_pages).await;
     report
+}
+
+/// Late records are never missed: after the fixture's window was walked, a record for business
+/// inside it appears with an update / publication time after the walk; the next pass — from
+/// the end of the walk minus the look-back, split by the connector's `max_window`, as the
+/// pipeline walks — must fetch it.
+async fn late_records(
+    fixture: &dyn ConnectorFixture,
+    connector: &dyn MarketplaceConnector,
+    report: &mut Report,
+    max_pages: usize,
+) {
+    let window = fixture.window();
+    let page_size = fixture.page_size();
+    let caps = connector.capabilities();
+
+    // Orders.
+    let at = window.end + chrono::Duration::hours(1);
+    let next = TimeWindow::new(
+        window.end - LATE_CHECK_ORDER_LOOKBACK,
+        at + chrono::Duration::minutes(1),
+    )
+    .unwrap_or(window);
+    let before = orders_seen(connector, next, page_size, max_pages).await;
+    if fixture.inject(Fault::LateOrder { updated_at: at }).await {
+        let after = orders_seen(connector, next, page_size, max_pages).await;
+        let late: Vec<_> = after.difference(&before).collect();
+        assert!(
+            !late.is_empty(),
+            "a late order (placed inside the walked window, updated at {at}) was not fetched by \
+             the next window {next:?}"
+        );
+        for (id, updated, placed) in late {
+            assert!(
+                *updated >= window.end && *placed < window.end,
+                "late order {id}: placed {placed}, updated {updated}; expected placed inside \
+                 the walked window and updated after it"
+            );
+        }
+        report.pass("late_order_fetched_by_next_window");
+    } else {
+        report.skip(
+            "late_order_fetched_by_next_window",
+            "fixture cannot publish a late order",
+        );
+    }
+
+    // Settlements.
+    if !caps.settlements {
+        report.skip(
+            "late_settlement_fetched_by_next_window",
+            "the connector does not declare settlements",
+        );
+        return;
+    }
+    let at = window.end + chrono::Duration::days(2);
+    let next = TimeWindow::new(
+        window.end - LATE_CHECK_SETTLEMENT_LOOKBACK,
+        at + chrono::Duration::minutes(1),
+    )
+    .unwrap_or(window);
+    let before = settlements_seen(connector, next, page_size, max_pages).await;
+    if fixture
+        .inject(Fault::LateSettlement { published_at: at })
+        .await
+    {
+        let after = settlements_seen(connector, next, page_size, max_pages).await;
+        let late: Vec<_> = after.difference(&before).collect();
+        assert!(
+            !late.is_empty(),
+            "a late settlement (published at {at} for business inside the walked window) was \
+             not fetched by the next window {next:?}"
+        );
+        assert!(
+            late.iter().any(|(_, _, start)| *start < window.end),
+            "no late settlement covers the walked window: {late:?}"
+        );
+        report.pass("late_settlement_fetched_by_next_window");
+    } else {
+        report.skip(
+            "late_settlement_fetched_by_next_window",
+            "fixture cannot publish a late settlement",
+        );
+    }
 }
 
 fn check_capability(op: &str, declared: bool, result: Result<(), Error>) {
@@ -701,6 +887,8 @@ pub async fn erp_suite(fixture: &dyn ErpFixture) -> Report {
         );
     }
 
+    concurrency_checks(fixture, &mut report, &run).await;
+
     // Throttling and server errors are temporary.
     if fixture.inject(ErpFault::Throttle).await {
         let err = adapter
@@ -763,4 +951,185 @@ pub async fn erp_suite(fixture: &dyn ErpFixture) -> Report {
     }
     report.pass("capabilities_are_honest");
     report
+}
+
+/// How many writers race on one key in the concurrency checks.
+const CONCURRENT_WRITERS: usize = 16;
+
+/// Calls `write` until it answers something other than a temporary error (at most 30 attempts),
+/// waiting the stated `Retry-After` or a short growing pause in between: what the pipeline's
+/// retry policy does, compressed.
+async fn retrying<F, Fut>(mut write: F) -> Result<marketsync_core::ErpDocumentRef, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<marketsync_core::ErpDocumentRef, Error>>,
+{
+    let mut attempt: u64 = 0;
+    loop {
+        match write().await {
+            Err(e) if e.is_temporary() && attempt < 30 => {
+                attempt += 1;
+                let wait = e
+                    .retry_after()
+                    .unwrap_or(Duration::from_millis(20 * attempt))
+                    .min(Duration::from_secs(2));
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Runs `CONCURRENT_WRITERS` writers of one request at once (each on its own task) and checks
+/// that exactly one document exists afterwards and that every writer learnt its id.
+async fn race_one_key<F, Fut>(
+    fixture: &dyn ErpFixture,
+    kind: ErpDocumentKind,
+    key: &IdempotencyKey,
+    what: &str,
+    write: F,
+) where
+    F: Fn(Arc<dyn ErpAdapter>) -> Fut,
+    Fut: std::future::Future<Output = Result<marketsync_core::ErpDocumentRef, Error>>
+        + Send
+        + 'static,
+{
+    let before = fixture.document_count(kind.clone()).await;
+    let tasks: Vec<_> = (0..CONCURRENT_WRITERS)
+        .map(|_| tokio::spawn(write(fixture.adapter())))
+        .collect();
+    let mut ids = BTreeSet::new();
+    let mut created = 0usize;
+    for (n, task) in tasks.into_iter().enumerate() {
+        match task.await {
+            Ok(Ok(doc)) => {
+                created += usize::from(doc.created);
+                ids.insert(doc.id);
+            }
+            Ok(Err(e)) => panic!("concurrent {what} writer {n} failed: {e}"),
+            Err(e) => panic!("concurrent {what} writer {n} panicked: {e}"),
+        }
+    }
+    assert_eq!(
+        ids.len(),
+        1,
+        "{CONCURRENT_WRITERS} concurrent {what} writers with one key learnt different ids: {ids:?}"
+    );
+    assert!(
+        created >= 1,
+        "no concurrent {what} writer reported the document as created"
+    );
+    if let (Some(b), Some(a)) = (before, fixture.document_count(kind).await) {
+        assert_eq!(
+            a,
+            b + 1,
+            "{CONCURRENT_WRITERS} concurrent {what} writers with one key left {} documents",
+            a.saturating_sub(b)
+        );
+    }
+    let found = fixture
+        .adapter()
+        .find_by_idempotency_key(key)
+        .await
+        .unwrap_or_else(|e| panic!("key lookup after the {what} race failed: {e}"));
+    assert_eq!(
+        found.map(|d| d.id),
+        ids.into_iter().next(),
+        "the key lookup after the {what} race found another document"
+    );
+}
+
+/// Concurrent writers with one key, and a retry that overlaps a slow first attempt.
+async fn concurrency_checks(fixture: &dyn ErpFixture, report: &mut Report, run: &str) {
+    let caps = fixture.adapter().capabilities();
+    if caps.journals {
+        let k = key("concurrent-journal", run);
+        let req = Arc::new(JournalRequest::new(k.clone(), fixture.sample_journal()));
+        race_one_key(fixture, ErpDocumentKind::JournalEntry, &k, "journal", |a| {
+            let req = req.clone();
+            async move { retrying(|| a.post_journal(&req)).await }
+        })
+        .await;
+        report.pass("concurrent_journal_writers_make_one_document");
+    } else {
+        report.skip(
+            "concurrent_journal_writers_make_one_document",
+            "journals unsupported",
+        );
+    }
+    if caps.sales_orders {
+        let k = key("concurrent-sales-order", run);
+        let req = Arc::new(SalesOrderRequest::new(k.clone(), fixture.sample_order()));
+        race_one_key(
+            fixture,
+            ErpDocumentKind::SalesOrder,
+            &k,
+            "sales order",
+            |a| {
+                let req = req.clone();
+                async move { retrying(|| a.upsert_sales_order(&req)).await }
+            },
+        )
+        .await;
+        report.pass("concurrent_sales_order_writers_make_one_document");
+    } else {
+        report.skip(
+            "concurrent_sales_order_writers_make_one_document",
+            "sales orders unsupported",
+        );
+    }
+
+    // A first attempt the backend holds beyond the client's timeout, and a retry that overlaps
+    // it: still one document, and the key finds the one the retry answered.
+    if !caps.journals {
+        report.skip(
+            "retry_overlapping_a_slow_write_makes_one_document",
+            "journals unsupported",
+        );
+        return;
+    }
+    if !fixture.inject(ErpFault::HoldWriteBeyondTimeout).await {
+        report.skip(
+            "retry_overlapping_a_slow_write_makes_one_document",
+            "fixture cannot hold a write",
+        );
+        return;
+    }
+    let adapter = fixture.adapter();
+    let k = key("slow-first-attempt", run);
+    let req = JournalRequest::new(k.clone(), fixture.sample_journal());
+    let before = fixture.document_count(ErpDocumentKind::JournalEntry).await;
+    let err = adapter.post_journal(&req).await.err();
+    let err = check_error(err, "held write", Error::is_temporary);
+    assert!(
+        matches!(err.kind(), ErrorKind::Timeout | ErrorKind::Unavailable),
+        "a write held beyond the client timeout should time out, got {err}"
+    );
+    let retry = retrying(|| adapter.post_journal(&req))
+        .await
+        .unwrap_or_else(|e| panic!("the retry overlapping a held write failed: {e}"));
+    fixture.wait_for_held_writes().await;
+    let again = adapter
+        .post_journal(&req)
+        .await
+        .unwrap_or_else(|e| panic!("a repost after the held write landed failed: {e}"));
+    assert_eq!(again.id, retry.id, "the held write made a second document");
+    assert!(!again.created, "a repost after the held write created");
+    if let (Some(b), Some(a)) = (
+        before,
+        fixture.document_count(ErpDocumentKind::JournalEntry).await,
+    ) {
+        assert_eq!(
+            a,
+            b + 1,
+            "a retry overlapping a held write left {} documents",
+            a.saturating_sub(b)
+        );
+    }
+    let found = adapter
+        .find_by_idempotency_key(&k)
+        .await
+        .unwrap_or_else(|e| panic!("key lookup after the held write failed: {e}"));
+    assert_eq!(found.map(|d| d.id), Some(retry.id));
+    report.pass("retry_overlapping_a_slow_write_makes_one_document");
 }

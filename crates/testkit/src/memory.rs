@@ -34,7 +34,9 @@ struct MarketState {
     /// Raw order payloads by id, with their update time.
     orders: BTreeMap<OrderId, (DateTime<Utc>, Vec<u8>)>,
     refunds: Vec<Refund>,
-    settlements: Vec<Settlement>,
+    /// Settlements with the time the platform published (or last updated) them.
+    settlements: Vec<(DateTime<Utc>, Settlement)>,
+    late_seq: u64,
     stock: BTreeMap<Sku, (u32, u64)>,
     shipments: BTreeMap<String, ShipmentAck>,
     faults: VecDeque<Fault>,
@@ -82,9 +84,22 @@ impl InMemoryMarketplace {
         lock(&self.state).refunds.extend_from_slice(refunds);
     }
 
-    /// Adds settlements.
+    /// Adds settlements, each published at the end of its period.
     pub fn add_settlements(&self, settlements: &[Settlement]) {
-        lock(&self.state).settlements.extend_from_slice(settlements);
+        lock(&self.state)
+            .settlements
+            .extend(settlements.iter().map(|x| (x.period_end, x.clone())));
+    }
+
+    /// Publishes settlements at `published_at` (a statement published, or re-issued with a new
+    /// revision, after its period): the connector reads settlements by this time. A settlement
+    /// with the same id is replaced, as the platform replaces a revised statement.
+    pub fn publish_settlements(&self, settlements: &[Settlement], published_at: DateTime<Utc>) {
+        let mut s = lock(&self.state);
+        for x in settlements {
+            s.settlements.retain(|(_, old)| old.id != x.id);
+            s.settlements.push((published_at, x.clone()));
+        }
     }
 
     /// Restricts the raw statuses the connector recognises; others are `UnknownStatus`.
@@ -92,9 +107,45 @@ impl InMemoryMarketplace {
         lock(&self.state).known_statuses = Some(statuses);
     }
 
-    /// Queues a fault for the next request.
+    /// Queues a fault for the next request. The late-record faults ([`Fault::LateOrder`],
+    /// [`Fault::LateSettlement`]) apply at once: a copy of the earliest-placed order comes back
+    /// under a new id, updated at the given time; a settlement over that order's placement
+    /// time is published at the given time.
     pub fn inject(&self, fault: Fault) {
-        lock(&self.state).faults.push_back(fault);
+        let mut s = lock(&self.state);
+        match fault {
+            Fault::LateOrder { updated_at } => {
+                s.late_seq += 1;
+                let n = s.late_seq;
+                if let Some(mut order) = earliest_order(&s) {
+                    order.id = OrderId::new(format!("{}-late-{n}", order.id));
+                    order.updated_at = updated_at;
+                    order.revision = marketsync_core::Revision::UpdatedAt(updated_at);
+                    let bytes = serde_json::to_vec(&order).unwrap_or_default();
+                    s.orders.insert(order.id.clone(), (updated_at, bytes));
+                }
+            }
+            Fault::LateSettlement { published_at } => {
+                s.late_seq += 1;
+                let n = s.late_seq;
+                if let Some(order) = earliest_order(&s) {
+                    let settlement = Settlement {
+                        channel: self.channel.clone(),
+                        shop: self.shop.clone(),
+                        id: marketsync_core::SettlementId::new(format!("late-statement-{n}")),
+                        revision: marketsync_core::Revision::UpdatedAt(published_at),
+                        currency: order.currency,
+                        period_start: order.placed_at,
+                        period_end: order.placed_at + chrono::Duration::hours(1),
+                        lines: Vec::new(),
+                        payout: None,
+                        raw: None,
+                    };
+                    s.settlements.push((published_at, settlement));
+                }
+            }
+            other => s.faults.push_back(other),
+        }
     }
 
     /// The quantity and version last applied for a SKU.
@@ -131,6 +182,19 @@ impl InMemoryMarketplace {
             other => Ok(other),
         }
     }
+}
+
+/// The order placed first (the template of the late-record faults).
+fn earliest_order(s: &MarketState) -> Option<Order> {
+    s.orders
+        .values()
+        .filter_map(|(_, bytes)| serde_json::from_slice::<Order>(bytes).ok())
+        .filter(|o| {
+            s.known_statuses
+                .as_ref()
+                .is_none_or(|k| k.contains(&o.raw_status))
+        })
+        .min_by_key(|o| (o.placed_at, o.id.clone()))
 }
 
 /// A [`MarketplaceConnector`] over an [`InMemoryMarketplace`].
@@ -296,11 +360,14 @@ impl MarketplaceConnector for InMemoryConnector {
         let offset = offset_of(&query.cursor)?;
         let size = query.page_size.unwrap_or(100).clamp(1, 500) as usize;
         let s = lock(&self.market.state);
-        let matching: Vec<&Settlement> = s
+        // By publication (or last update) time, whatever period the settlement covers.
+        let mut matching: Vec<&(DateTime<Utc>, Settlement)> = s
             .settlements
             .iter()
-            .filter(|x| query.window.contains(x.period_end))
+            .filter(|(published, _)| query.window.contains(*published))
             .collect();
+        matching.sort_by(|a, b| (a.0, a.1.id.as_str()).cmp(&(b.0, b.1.id.as_str())));
+        let matching: Vec<&Settlement> = matching.into_iter().map(|(_, x)| x).collect();
         let items = matching
             .iter()
             .skip(offset)
@@ -385,6 +452,50 @@ struct ErpState {
     writes: u64,
     rejected: u64,
     next_id: u64,
+    held: usize,
+}
+
+/// How long [`ErpFault::HoldWriteBeyondTimeout`] holds a write before committing it.
+const HOLD: Duration = Duration::from_millis(200);
+
+/// Commits a write under its key: the existing document when the key is taken (the key is the
+/// ERP's unique natural key, checked and inserted under one lock).
+fn commit(
+    s: &mut ErpState,
+    key: &IdempotencyKey,
+    kind: ErpDocumentKind,
+    payload: serde_json::Value,
+) -> Result<ErpDocumentRef> {
+    if let Some(existing) = s.by_key.get(key) {
+        if existing.reference.kind != kind {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                "key already used by another document kind",
+            )
+            .with_context("key", key));
+        }
+        return Ok(ErpDocumentRef {
+            created: false,
+            ..existing.reference.clone()
+        });
+    }
+    s.next_id += 1;
+    let reference = ErpDocumentRef {
+        id: ErpDocumentId::new(format!("{}", 1000 + s.next_id)),
+        kind,
+        number: Some(format!("DOC{:06}", s.next_id)),
+        created: true,
+    };
+    s.by_key.insert(
+        key.clone(),
+        StoredDocument {
+            reference: reference.clone(),
+            key: key.clone(),
+            payload,
+        },
+    );
+    s.order.push(key.clone());
+    Ok(reference)
 }
 
 /// An idempotent in-memory ERP. Cheap to clone (shared state).
@@ -470,6 +581,11 @@ impl InMemoryErp {
         lock(&self.state).writes
     }
 
+    /// Writes held by [`ErpFault::HoldWriteBeyondTimeout`] that have not landed yet.
+    pub fn held_writes(&self) -> usize {
+        lock(&self.state).held
+    }
+
     fn auth(&self) -> Result<()> {
         if self.secret == self.expected_secret {
             Ok(())
@@ -501,37 +617,27 @@ impl InMemoryErp {
             Some(ErpFault::ServerError) => {
                 return Err(Error::new(ErrorKind::Unavailable, "injected 503"));
             }
+            Some(ErpFault::HoldWriteBeyondTimeout) => {
+                // The ERP keeps working on the write after the caller gave up on it.
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    s.held += 1;
+                    let state = self.state.clone();
+                    let key = key.clone();
+                    runtime.spawn(async move {
+                        tokio::time::sleep(HOLD).await;
+                        let mut s = lock(&state);
+                        let _ = commit(&mut s, &key, kind, payload);
+                        s.held = s.held.saturating_sub(1);
+                    });
+                    return Err(Error::new(
+                        ErrorKind::Timeout,
+                        "client timeout while the ERP still holds the write",
+                    ));
+                }
+            }
             _ => {}
         }
-        if let Some(existing) = s.by_key.get(key) {
-            if existing.reference.kind != kind {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    "key already used by another document kind",
-                )
-                .with_context("key", key));
-            }
-            return Ok(ErpDocumentRef {
-                created: false,
-                ..existing.reference.clone()
-            });
-        }
-        s.next_id += 1;
-        let reference = ErpDocumentRef {
-            id: ErpDocumentId::new(format!("{}", 1000 + s.next_id)),
-            kind,
-            number: Some(format!("DOC{:06}", s.next_id)),
-            created: true,
-        };
-        s.by_key.insert(
-            key.clone(),
-            StoredDocument {
-                reference: reference.clone(),
-                key: key.clone(),
-                payload,
-            },
-        );
-        s.order.push(key.clone());
+        let reference = commit(&mut s, key, kind, payload)?;
         if fault == Some(ErpFault::CommitThenDropResponse) {
             return Err(Error::new(ErrorKind::Timeout, "response lost after commit"));
         }

@@ -13,14 +13,160 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use marketsync_core::{Error, ErrorKind, Result};
+use marketsync_core::{Cursor, Error, ErrorKind, ReasonCode, Result};
 use marketsync_http::{HttpClient, HttpConfig, HttpRequest, classify_status};
 use serde_json::{Value, json};
 use url::Url;
 
 use crate::auth::AccessTokenSigner;
 use crate::config::ShopifyConfig;
-use crate::wire::{QueryCost, ThrottleStatus};
+use crate::wire::{PageInfo, QueryCost, ThrottleStatus};
+
+// ---- paging bounds ----
+//
+// Shopify's `pageInfo` is the server's word: a `hasNextPage` that never turns false, or an
+// `endCursor` that does not move, would page forever. The connector's cursors therefore carry
+// how many pages the walk has read (`shp1:<pages>:<Shopify cursor>`), a walk stops with an
+// error at the cap, and a cursor that does not advance is an error, not a loop.
+
+/// The default cap on pages per window walk (10,000 pages: half a million orders at 50 a
+/// page; narrow the window beyond that).
+pub const DEFAULT_MAX_PAGES_PER_WINDOW: u32 = 10_000;
+
+/// The cap on pages of a nested connection read inside one call (an order's line items, a
+/// payout's balance transactions).
+pub const MAX_NESTED_PAGES: u32 = 1_000;
+
+const CURSOR_PREFIX: &str = "shp1:";
+
+/// The error for a walk the page cap stops.
+pub fn page_cap_exceeded(operation: &str, cap: u32) -> Error {
+    Error::new(
+        ErrorKind::Unexpected,
+        format!("{operation}: more than {cap} pages; the walk is stopped at the cap"),
+    )
+    .with_reason(ReasonCode::Other("page_cap_exceeded".into()))
+    .with_context("connector", "shopify")
+    .with_context("operation", operation)
+    .with_context("max_pages", cap)
+}
+
+fn cursor_stuck(operation: &str, why: &str) -> Error {
+    Error::new(ErrorKind::Unexpected, format!("{operation}: {why}"))
+        .with_reason(ReasonCode::Other("cursor_not_advancing".into()))
+        .with_context("connector", "shopify")
+        .with_context("operation", operation)
+}
+
+/// Splits a connector cursor into (pages read so far, Shopify's cursor). A cursor without the
+/// `shp1:` prefix is a bare Shopify cursor from an earlier version (counted as one page).
+fn decode_cursor(c: &Cursor) -> Result<(u32, String)> {
+    match c.as_str().strip_prefix(CURSOR_PREFIX) {
+        Some(rest) => {
+            let (n, raw) = rest.split_once(':').ok_or_else(|| {
+                Error::new(ErrorKind::ConfigInvalid, "not a Shopify connector cursor")
+            })?;
+            let n = n.parse::<u32>().map_err(|_| {
+                Error::new(ErrorKind::ConfigInvalid, "not a Shopify connector cursor")
+            })?;
+            Ok((n, raw.to_owned()))
+        }
+        None => Ok((1, c.as_str().to_owned())),
+    }
+}
+
+/// Shopify's `after` argument for a connector cursor (`None` for the first page).
+pub fn after_cursor(cursor: Option<&Cursor>) -> Result<Option<String>> {
+    cursor
+        .map(|c| decode_cursor(c).map(|(_, raw)| raw))
+        .transpose()
+}
+
+/// The connector cursor for the page after `page`, read with `previous` (`None` for the first
+/// page): `None` when the walk is done. Errors: `hasNextPage` without an `endCursor`, an
+/// `endCursor` equal to the one just sent (`cursor_not_advancing`), or a next page beyond
+/// `max_pages` (`page_cap_exceeded`).
+pub fn next_page_cursor(
+    operation: &str,
+    previous: Option<&Cursor>,
+    page: &PageInfo,
+    max_pages: u32,
+) -> Result<Option<Cursor>> {
+    if !page.has_next_page {
+        return Ok(None);
+    }
+    let end = page
+        .end_cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| cursor_stuck(operation, "hasNextPage without an endCursor"))?;
+    let (read_before, sent) = match previous {
+        Some(c) => {
+            let (n, raw) = decode_cursor(c)?;
+            (n, Some(raw))
+        }
+        None => (0, None),
+    };
+    if sent.as_deref() == Some(end) {
+        return Err(cursor_stuck(operation, "the endCursor does not advance"));
+    }
+    let read = read_before.saturating_add(1);
+    if read >= max_pages {
+        return Err(page_cap_exceeded(operation, max_pages));
+    }
+    Ok(Some(Cursor::new(format!("{CURSOR_PREFIX}{read}:{end}"))))
+}
+
+/// Guards a nested connection read in a loop inside one call: at most [`MAX_NESTED_PAGES`]
+/// pages, and each `endCursor` must differ from the previous one.
+#[derive(Debug)]
+pub struct NestedPages {
+    operation: &'static str,
+    pages: u32,
+    max: u32,
+    last: Option<String>,
+}
+
+impl NestedPages {
+    /// A guard for `operation`, capped at [`MAX_NESTED_PAGES`].
+    pub fn new(operation: &'static str) -> NestedPages {
+        NestedPages::with_cap(operation, MAX_NESTED_PAGES)
+    }
+
+    /// A guard with another cap (at least 1).
+    pub fn with_cap(operation: &'static str, max: u32) -> NestedPages {
+        NestedPages {
+            operation,
+            pages: 1,
+            max: max.max(1),
+            last: None,
+        }
+    }
+
+    /// Shopify's `after` for the page following `page`, or `None` when it was the last.
+    pub fn advance(&mut self, page: &PageInfo) -> Result<Option<String>> {
+        if !page.has_next_page {
+            return Ok(None);
+        }
+        let end = page
+            .end_cursor
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| cursor_stuck(self.operation, "hasNextPage without an endCursor"))?;
+        if self.last.as_deref() == Some(end.as_str()) {
+            return Err(cursor_stuck(
+                self.operation,
+                "the endCursor does not advance",
+            ));
+        }
+        if self.pages >= self.max {
+            return Err(page_cap_exceeded(self.operation, self.max));
+        }
+        self.pages = self.pages.saturating_add(1);
+        self.last = Some(end.clone());
+        Ok(Some(end))
+    }
+}
 
 /// A successful GraphQL answer.
 #[derive(Debug)]
@@ -153,6 +299,7 @@ pub struct GraphQlClient {
     url: Url,
     signer: AccessTokenSigner,
     last_throttle: Mutex<Option<ThrottleStatus>>,
+    max_pages: u32,
 }
 
 impl std::fmt::Debug for GraphQlClient {
@@ -175,7 +322,31 @@ impl GraphQlClient {
             url: config.graphql_url()?,
             signer: AccessTokenSigner::new(config.access_token.expose().to_owned()),
             last_throttle: Mutex::new(None),
+            max_pages: DEFAULT_MAX_PAGES_PER_WINDOW,
         })
+    }
+
+    /// Sets the cap on pages per window walk (at least 1; default
+    /// [`DEFAULT_MAX_PAGES_PER_WINDOW`]).
+    pub fn with_max_pages_per_window(mut self, cap: u32) -> GraphQlClient {
+        self.max_pages = cap.max(1);
+        self
+    }
+
+    /// The cap on pages per window walk.
+    pub fn max_pages_per_window(&self) -> u32 {
+        self.max_pages
+    }
+
+    /// The cursor for the page after `page` of a window walk that was called with `previous`
+    /// (see [`next_page_cursor`]), under this client's page cap.
+    pub fn next_cursor(
+        &self,
+        operation: &str,
+        previous: Option<&Cursor>,
+        page: &PageInfo,
+    ) -> Result<Option<Cursor>> {
+        next_page_cursor(operation, previous, page, self.max_pages)
     }
 
     /// The bucket as of the last answer (for callers pacing themselves).

@@ -16,8 +16,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use marketsync_core::{
-    Channel, ConnectorCapabilities, Cursor, Error, ErrorKind, EventKind, FetchQuery, Fetched,
-    Health, IdempotencyKey, InventoryAck, InventoryUpdate, MarketplaceConnector, Order, RawRecord,
+    Channel, ConnectorCapabilities, Error, ErrorKind, EventKind, FetchQuery, Fetched, Health,
+    IdempotencyKey, InventoryAck, InventoryUpdate, MarketplaceConnector, Order, RawRecord,
     ReasonCode, Refund, Result, Revision, Settlement, Shipment, ShipmentAck, ShopId, TimeWindow,
     TimeZoneId,
 };
@@ -97,14 +97,6 @@ fn connection(data: &Value, path: &[&str]) -> Result<(Vec<Value>, wire::PageInfo
     Ok((nodes, page_info))
 }
 
-fn next_cursor(page: &wire::PageInfo) -> Option<Cursor> {
-    if page.has_next_page {
-        page.end_cursor.clone().map(Cursor::new)
-    } else {
-        None
-    }
-}
-
 fn raw(node: &Value, source: &str) -> RawRecord {
     RawRecord::from_value(node, Some(source))
 }
@@ -139,6 +131,13 @@ impl ShopifyConnector {
         &self.client
     }
 
+    /// Sets the cap on pages per window walk (default
+    /// [`client::DEFAULT_MAX_PAGES_PER_WINDOW`]); a walk past it is an error.
+    pub fn with_max_pages_per_window(mut self, cap: u32) -> ShopifyConnector {
+        self.client = self.client.with_max_pages_per_window(cap);
+        self
+    }
+
     fn page_size(query: &FetchQuery, node_cost: u32, overhead: u32) -> u32 {
         let max = query::max_page(node_cost, overhead);
         query.page_size.unwrap_or(max).clamp(1, max)
@@ -159,6 +158,7 @@ impl ShopifyConnector {
 
     /// Fetches the remaining line items of an order whose first page was truncated.
     async fn complete_line_items(&self, node: &mut Value) -> Result<()> {
+        let mut pages = client::NestedPages::new("orderLineItems");
         loop {
             let page: wire::PageInfo = node
                 .get("lineItems")
@@ -168,16 +168,16 @@ impl ShopifyConnector {
                 .transpose()
                 .map_err(|e| malformed("malformed lineItems.pageInfo").with_source(e))?
                 .unwrap_or_default();
-            if !page.has_next_page {
+            let Some(after) = pages.advance(&page)? else {
                 return Ok(());
-            }
+            };
             let id = node_id(node).ok_or_else(|| malformed("order without id"))?;
             let answer = self
                 .client
                 .execute(
                     "orderLineItems",
                     query::ORDER_LINE_ITEMS,
-                    json!({"id": id, "after": page.end_cursor}),
+                    json!({"id": id, "after": after}),
                 )
                 .await?;
             let (more, more_page) = connection(&answer.data, &["order", "lineItems"])?;
@@ -220,6 +220,7 @@ impl ShopifyConnector {
     async fn balance_transactions(&self, payout: &wire::Payout) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
+        let mut pages = client::NestedPages::new("balanceTransactions");
         let filter = format!("payments_transfer_id:{}", payout.legacy_resource_id);
         loop {
             let answer = self
@@ -235,8 +236,8 @@ impl ShopifyConnector {
                 &["shopifyPaymentsAccount", "balanceTransactions"],
             )?;
             out.extend(nodes);
-            match next_cursor(&page) {
-                Some(c) => after = Some(c.into_inner()),
+            match pages.advance(&page)? {
+                Some(c) => after = Some(c),
                 None => return Ok(out),
             }
         }
@@ -315,7 +316,7 @@ impl MarketplaceConnector for ShopifyConnector {
                 query::ORDERS,
                 json!({
                     "first": first,
-                    "after": q.cursor.as_ref().map(Cursor::as_str),
+                    "after": client::after_cursor(q.cursor.as_ref())?,
                     "query": Self::orders_filter(q),
                 }),
             )
@@ -328,7 +329,9 @@ impl MarketplaceConnector for ShopifyConnector {
         }
         Ok(marketsync_core::Page {
             items,
-            next_cursor: next_cursor(&page),
+            next_cursor: self
+                .client
+                .next_cursor("orders", q.cursor.as_ref(), &page)?,
         })
     }
 
@@ -343,7 +346,7 @@ impl MarketplaceConnector for ShopifyConnector {
                 query::REFUNDS,
                 json!({
                     "first": first,
-                    "after": q.cursor.as_ref().map(Cursor::as_str),
+                    "after": client::after_cursor(q.cursor.as_ref())?,
                     "query": Self::orders_filter(q),
                 }),
             )
@@ -377,12 +380,18 @@ impl MarketplaceConnector for ShopifyConnector {
         }
         Ok(marketsync_core::Page {
             items,
-            next_cursor: next_cursor(&page),
+            next_cursor: self
+                .client
+                .next_cursor("refunds", q.cursor.as_ref(), &page)?,
         })
     }
 
     /// One settlement per Shopify Payments payout issued in the window, with all its balance
-    /// transactions.
+    /// transactions: `issuedAt` is the payout's publication time, so a payout for sales made
+    /// long before is read in the window it is issued in (the
+    /// [stream contract](marketsync_core::FetchQuery#the-stream-contract)). Shopify offers no
+    /// update-time filter for payouts: a status change is read again (with a newer revision)
+    /// while `issuedAt` is inside the caller's re-read look-back.
     async fn fetch_settlements(&self, q: &FetchQuery) -> Result<marketsync_core::Page<Settlement>> {
         let first = Self::page_size(q, query::PAYOUT_NODE_COST, 1).min(10);
         let answer = self
@@ -392,7 +401,7 @@ impl MarketplaceConnector for ShopifyConnector {
                 query::PAYOUTS,
                 json!({
                     "first": first,
-                    "after": q.cursor.as_ref().map(Cursor::as_str),
+                    "after": client::after_cursor(q.cursor.as_ref())?,
                     "query": window_filter("issued_at", &q.window),
                 }),
             )
@@ -432,7 +441,9 @@ impl MarketplaceConnector for ShopifyConnector {
         }
         Ok(marketsync_core::Page {
             items,
-            next_cursor: next_cursor(&page),
+            next_cursor: self
+                .client
+                .next_cursor("payouts", q.cursor.as_ref(), &page)?,
         })
     }
 

@@ -67,6 +67,12 @@ impl ConnectorFixture for Fixture {
             Fault::ServerError => SimFault::ServerError,
             Fault::MalformedRecord => SimFault::MalformedRecord,
             Fault::DuplicateRecord => SimFault::DuplicateRecord,
+            Fault::LateOrder { updated_at } => {
+                return self.sim.publish_late_order(updated_at).is_some();
+            }
+            Fault::LateSettlement { published_at } => {
+                return self.sim.publish_late_payout(published_at).is_some();
+            }
             _ => return false,
         };
         self.sim.inject(f);
@@ -100,6 +106,8 @@ async fn shopify_passes_the_connector_suite() {
         "unknown_platform_values_survive",
         "capabilities_are_honest",
         "inventory_push_acknowledged",
+        "late_order_fetched_by_next_window",
+        "late_settlement_fetched_by_next_window",
     ] {
         assert!(
             report.passed.contains(&check),

@@ -42,6 +42,24 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 /// The largest page TOP serves.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
+/// The default cap on pages per slice (50,000 trades at 100 a page). A slice whose
+/// `total_results` needs more pages is an error (`page_cap_exceeded`): the server's count is
+/// never trusted to drive an unbounded walk. Narrow the slice instead.
+pub const DEFAULT_MAX_PAGES_PER_SLICE: u32 = 500;
+
+/// The error for a walk the page cap stops.
+pub fn page_cap_exceeded(operation: &str, pages: u64, cap: u32) -> Error {
+    Error::new(
+        ErrorKind::Unexpected,
+        format!(
+            "{operation}: the server's count needs {pages} pages, more than the cap of {cap} per slice"
+        ),
+    )
+    .with_reason(marketsync_core::ReasonCode::Other("page_cap_exceeded".into()))
+    .with_context("operation", operation)
+    .with_context("max_pages", cap)
+}
+
 /// A successful TOP answer.
 #[derive(Clone, Debug)]
 pub struct TopResponse {
@@ -60,6 +78,7 @@ pub struct TopClient {
     app_key: String,
     session: marketsync_core::Secret,
     clock: Clock,
+    max_pages: u32,
 }
 
 impl std::fmt::Debug for TopClient {
@@ -90,7 +109,14 @@ impl TopClient {
             app_key: config.app_key.clone(),
             session: config.session.clone(),
             clock: Arc::new(Utc::now),
+            max_pages: DEFAULT_MAX_PAGES_PER_SLICE,
         })
+    }
+
+    /// Sets the cap on pages per slice (at least 1; default [`DEFAULT_MAX_PAGES_PER_SLICE`]).
+    pub fn with_max_pages_per_slice(mut self, cap: u32) -> TopClient {
+        self.max_pages = cap.max(1);
+        self
     }
 
     /// Replaces the clock used for the `timestamp` parameter.
@@ -383,6 +409,13 @@ impl TopClient {
             None => (0, None),
             Some(c) => {
                 let lc = ListCursor::decode(c)?;
+                if lc.page.is_some_and(|p| p > self.max_pages) {
+                    return Err(page_cap_exceeded(
+                        api.method,
+                        lc.page.map_or(0, u64::from),
+                        self.max_pages,
+                    ));
+                }
                 let idx = all.iter().position(|s| *s == lc.slice).ok_or_else(|| {
                     Error::new(
                         ErrorKind::ConfigInvalid,
@@ -409,11 +442,15 @@ impl TopClient {
                 // Page 1 is returned now (nothing is lost by reading it early) and read again
                 // at the end of the backward walk, so a record that slid onto it meanwhile is
                 // still seen.
+                let pages = total.div_ceil(u64::from(page_size));
+                if pages > u64::from(self.max_pages) {
+                    return Err(page_cap_exceeded(api.method, pages, self.max_pages));
+                }
                 let next = if total <= u64::from(page_size) {
                     next_slice(idx)
                 } else {
-                    let last =
-                        u32::try_from(total.div_ceil(u64::from(page_size))).unwrap_or(u32::MAX);
+                    let last = u32::try_from(pages)
+                        .map_err(|_| page_cap_exceeded(api.method, pages, self.max_pages))?;
                     Some(ListCursor {
                         slice,
                         page: Some(last),

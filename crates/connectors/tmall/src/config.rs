@@ -75,6 +75,12 @@ pub struct TmallConfig {
     /// of a trade). Default true.
     #[serde(default = "default_true")]
     pub fetch_detail: bool,
+    /// How many days of bills (by Alipay debit time) each settlement query re-reads to find
+    /// the day statements published or amended inside its window: `taobao.bill.bills.get`
+    /// filters only by debit or business time, so a bill TOP publishes late is found only if
+    /// its debit day is within this look-back of the window (1–30, default 3).
+    #[serde(default = "default_bill_lookback_days")]
+    pub bill_lookback_days: u32,
     /// Whole-request timeout, milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -91,6 +97,9 @@ fn default_slice_minutes() -> u32 {
 }
 fn default_page_size() -> u32 {
     40
+}
+fn default_bill_lookback_days() -> u32 {
+    3
 }
 fn default_true() -> bool {
     true
@@ -122,6 +131,7 @@ impl TmallConfig {
             slice_minutes: default_slice_minutes(),
             page_size: default_page_size(),
             fetch_detail: true,
+            bill_lookback_days: default_bill_lookback_days(),
             timeout_ms: default_timeout_ms(),
             listings: BTreeMap::new(),
         }
@@ -129,7 +139,8 @@ impl TmallConfig {
 
     /// Builds from `KEY → value` pairs; keys are the upper-case field names (`APP_KEY`,
     /// `APP_SECRET`, `SESSION`, `SHOP_ID`, `SIGN_METHOD`, `GATEWAY`, `STOREFRONT`,
-    /// `SLICE_MINUTES`, `PAGE_SIZE`, `FETCH_DETAIL`, `TIMEOUT_MS`, `LISTINGS`). `LISTINGS` is
+    /// `SLICE_MINUTES`, `PAGE_SIZE`, `FETCH_DETAIL`, `BILL_LOOKBACK_DAYS`, `TIMEOUT_MS`,
+    /// `LISTINGS`). `LISTINGS` is
     /// `SKU=num_iid[:item],…`.
     pub fn from_map(map: &BTreeMap<String, String>) -> Result<TmallConfig> {
         let get = |k: &str| map.get(k).map(|v| v.trim().to_owned());
@@ -168,6 +179,10 @@ impl TmallConfig {
         if let Some(v) = get("PAGE_SIZE") {
             c.page_size = u32::try_from(num("PAGE_SIZE", v)?)
                 .map_err(|_| config_error("PAGE_SIZE too large"))?;
+        }
+        if let Some(v) = get("BILL_LOOKBACK_DAYS") {
+            c.bill_lookback_days = u32::try_from(num("BILL_LOOKBACK_DAYS", v)?)
+                .map_err(|_| config_error("BILL_LOOKBACK_DAYS too large"))?;
         }
         if let Some(v) = get("TIMEOUT_MS") {
             c.timeout_ms = num("TIMEOUT_MS", v)?;
@@ -223,6 +238,9 @@ impl TmallConfig {
                 "slice_minutes must be 1–1440 (TOP allows one day)",
             ));
         }
+        if !(1..=30).contains(&self.bill_lookback_days) {
+            return Err(config_error("bill_lookback_days must be 1–30"));
+        }
         if !(1..=100).contains(&self.page_size) {
             return Err(config_error("page_size must be 1–100"));
         }
@@ -268,6 +286,7 @@ mod tests {
             ("PAGE_SIZE", "50"),
             ("FETCH_DETAIL", "false"),
             ("TIMEOUT_MS", "1500"),
+            ("BILL_LOOKBACK_DAYS", "7"),
             ("LISTINGS", "M880=612345678901, BOX=612345678902:item"),
         ] {
             m.insert(k.into(), v.into());
@@ -277,6 +296,7 @@ mod tests {
         assert_eq!(c.storefront.channel(), Channel::Taobao);
         assert_eq!((c.slice_minutes, c.page_size, c.timeout_ms), (15, 50, 1500));
         assert!(!c.fetch_detail);
+        assert_eq!(c.bill_lookback_days, 7);
         assert_eq!(
             c.listings.get("BOX"),
             Some(&ListingRef {
@@ -300,6 +320,9 @@ mod tests {
         assert!(TmallConfig::from_map(&m).is_err());
         let mut m = base();
         m.insert("SIGN_METHOD".into(), "sha1".into());
+        assert!(TmallConfig::from_map(&m).is_err());
+        let mut m = base();
+        m.insert("BILL_LOOKBACK_DAYS".into(), "0".into());
         assert!(TmallConfig::from_map(&m).is_err());
     }
 

@@ -98,6 +98,13 @@ impl TmallConnector {
         self
     }
 
+    /// Sets the cap on pages per slice (default [`client::DEFAULT_MAX_PAGES_PER_SLICE`]): a
+    /// slice whose `total_results` needs more is an error, not an unbounded walk.
+    pub fn with_max_pages_per_slice(mut self, cap: u32) -> TmallConnector {
+        self.client = self.client.with_max_pages_per_slice(cap);
+        self
+    }
+
     /// The underlying TOP client, for calls this connector does not wrap.
     pub fn client(&self) -> &TopClient {
         &self.client
@@ -154,6 +161,35 @@ impl TmallConnector {
             Ok(o) => Fetched::ok(o.id.as_str().to_owned(), raw, o),
             Err(e) => Fetched::failed(external_id, raw, e),
         })
+    }
+
+    /// The Beijing days whose statement may have been published or amended inside `window`:
+    /// those that closed between `bill_lookback_days` before the window's start and its end.
+    fn statement_days(&self, window: TimeWindow) -> Result<Vec<TimeWindow>> {
+        let day = chrono::Duration::days(1);
+        let back = chrono::Duration::days(i64::from(self.config.bill_lookback_days));
+        let bad = || Error::new(ErrorKind::ConfigInvalid, "window out of range");
+        let from = window
+            .start
+            .checked_sub_signed(back + chrono::Duration::seconds(1))
+            .ok_or_else(bad)?;
+        let bj = normalize::beijing();
+        let mut start = from
+            .with_timezone(&bj)
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .and_then(|m| m.and_local_timezone(bj).earliest())
+            .ok_or_else(bad)?
+            .with_timezone(&chrono::Utc);
+        let mut out = Vec::new();
+        while let Some(end) = start.checked_add_signed(day) {
+            if end >= window.end {
+                break;
+            }
+            out.push(TimeWindow { start, end });
+            start = end;
+        }
+        Ok(out)
     }
 
     async fn bills_slice(&self, slice: TimeWindow) -> Result<(Result<Settlement>, RawRecord)> {
@@ -387,11 +423,22 @@ impl MarketplaceConnector for TmallConnector {
         })
     }
 
-    /// One settlement per one-day slice of the window, built from `taobao.bill.bills.get`
-    /// (by Alipay debit time); the cursor is the next slice.
+    /// Day statements published or amended inside the window (the
+    /// [stream contract](marketsync_core::FetchQuery#the-stream-contract)).
+    ///
+    /// A statement is the bills of one Beijing calendar day of Alipay debits
+    /// (`taobao.bill.bills.get`, `time_type=2`), id `top-bills-<day start>-<day end>`, and its
+    /// revision is when it was last published: the day's close, or the latest `gmt_modified`
+    /// of its bills when a bill arrives after the day closed. TOP filters bills only by debit
+    /// or business time, so each query re-reads the days that closed within
+    /// [`TmallConfig::bill_lookback_days`] before the window and returns the statements whose
+    /// revision falls inside it: a statement amended by a late bill comes again with a newer
+    /// revision; one not amended does not. The day still open is not returned until it closes;
+    /// a day without bills is not a statement. One statement per page; the cursor is the next
+    /// day to read.
     async fn fetch_settlements(&self, query: &FetchQuery) -> Result<Page<Settlement>> {
-        let all = client::slices(query.window, chrono::Duration::days(1));
-        let idx = match &query.cursor {
+        let all = self.statement_days(query.window)?;
+        let mut idx = match &query.cursor {
             None => 0,
             Some(c) => {
                 let lc = ListCursor::decode(c)?;
@@ -403,25 +450,38 @@ impl MarketplaceConnector for TmallConnector {
                 })?
             }
         };
-        let Some(&slice) = all.get(idx) else {
-            return Ok(Page::last(Vec::new()));
-        };
-        let (settlement, raw) = self.bills_slice(slice).await?;
-        let next_cursor = all.get(idx + 1).map(|s| {
-            ListCursor {
-                slice: *s,
-                page: None,
-            }
-            .encode()
-        });
-        let item = match settlement {
-            Ok(s) => Fetched::ok(s.id.as_str().to_owned(), raw, s),
-            Err(e) => Fetched::failed(None, raw, e),
-        };
-        Ok(Page {
-            items: vec![item],
-            next_cursor,
-        })
+        while let Some(&day) = all.get(idx) {
+            idx += 1;
+            let (settlement, raw) = self.bills_slice(day).await?;
+            let item = match settlement {
+                Ok(s) => {
+                    let published = match s.revision {
+                        marketsync_core::Revision::UpdatedAt(t) => t,
+                        _ => s.period_end,
+                    };
+                    // A day with no bills published nothing.
+                    if !query.window.contains(published) || s.lines.is_empty() {
+                        continue;
+                    }
+                    Fetched::ok(s.id.as_str().to_owned(), raw, s)
+                }
+                // An unreadable statement is reported once: in the window its day closes in.
+                Err(e) if query.window.contains(day.end) => Fetched::failed(None, raw, e),
+                Err(_) => continue,
+            };
+            let next_cursor = all.get(idx).map(|s| {
+                ListCursor {
+                    slice: *s,
+                    page: None,
+                }
+                .encode()
+            });
+            return Ok(Page {
+                items: vec![item],
+                next_cursor,
+            });
+        }
+        Ok(Page::last(Vec::new()))
     }
 
     /// Full-quantity stock updates (`type=1`): one `taobao.skus.quantity.update` per item for

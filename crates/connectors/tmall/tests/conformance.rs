@@ -75,6 +75,12 @@ impl ConnectorFixture for Fixture {
             Fault::ServerError => SimFault::IspError,
             Fault::MalformedRecord => SimFault::MalformedRecord,
             Fault::DuplicateRecord => SimFault::DuplicateRecord,
+            Fault::LateOrder { updated_at } => {
+                return self.sim.publish_late_trade(updated_at).is_some();
+            }
+            Fault::LateSettlement { published_at } => {
+                return self.sim.publish_late_bill(published_at).is_some();
+            }
             _ => return false,
         };
         self.sim.inject(f);
@@ -104,6 +110,8 @@ const ALL_CHECKS: &[&str] = &[
     "unknown_platform_values_survive",
     "capabilities_are_honest",
     "inventory_push_acknowledged",
+    "late_order_fetched_by_next_window",
+    "late_settlement_fetched_by_next_window",
 ];
 
 async fn run(method: SignMethod) {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use marketsync_core::{
     Channel, ErrorKind, EventKind, FetchQuery, IdempotencyKey, InventoryUpdate,
-    MarketplaceConnector, OrderId, OrderLineId, Revision, Shipment, ShipmentLine, ShopId, Sku,
-    TimeWindow,
+    MarketplaceConnector, OrderId, OrderLineId, Revision, Settlement, Shipment, ShipmentLine,
+    ShopId, Sku, TimeWindow,
 };
 use marketsync_testkit::sim::tmall::{self, SimFault, TmallSim, TmallSimConfig};
 use marketsync_tmall::normalize::format_top_time;
@@ -340,22 +340,50 @@ async fn refunds_and_settlements() {
     assert!(refunds.iter().any(|r| r.goods_return.is_some()));
     assert!(refunds.iter().any(|r| r.lines[0].quantity == 0));
 
-    // Bills are debited an hour after the trade's change; two days of settlements.
+    // Bills are debited an hour after the trade's change; statements are per Beijing day of
+    // debits, published when the day closes. Two days of publications hold the first day's.
     let sw = TimeWindow::new(w.start, w.start + chrono::Duration::days(2)).unwrap();
-    let first = connector
-        .fetch_settlements(&FetchQuery::new(sw))
-        .await
-        .unwrap();
-    let s = first.items[0].outcome.as_ref().unwrap();
+    let statements = all_settlements(&connector, sw).await;
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    let s = &statements[0];
+    assert_eq!(s.id.as_str(), "top-bills-20240318000000-20240319000000");
+    assert_eq!(
+        s.revision,
+        Revision::UpdatedAt(w.start + chrono::Duration::days(1))
+    );
     assert!(!s.lines.is_empty());
     assert!(s.lines.iter().all(|l| l.amount.is_negative()));
     assert!(s.net().unwrap().is_negative());
-    let next = first.next_cursor.expect("a second day");
-    let second = connector
-        .fetch_settlements(&FetchQuery::new(sw).with_cursor(Some(next)))
-        .await
-        .unwrap();
-    assert!(second.next_cursor.is_none());
+    // Nothing new is published in the next two days...
+    let later = TimeWindow::new(sw.end, sw.end + chrono::Duration::days(2)).unwrap();
+    assert!(all_settlements(&connector, later).await.is_empty());
+    // ...until TOP books a late bill on that day: the day's statement comes again, revised.
+    let at = sw.end + chrono::Duration::days(1);
+    let bid = sim.publish_late_bill(at).unwrap();
+    let again = all_settlements(&connector, later).await;
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].id, s.id);
+    assert_eq!(again[0].revision, Revision::UpdatedAt(at));
+    assert_eq!(again[0].lines.len(), s.lines.len() + 1);
+    assert!(
+        again[0]
+            .lines
+            .iter()
+            .any(|l| l.reference.as_deref() == Some(bid.to_string().as_str()))
+    );
+}
+
+async fn all_settlements(connector: &TmallConnector, window: TimeWindow) -> Vec<Settlement> {
+    let mut q = FetchQuery::new(window);
+    let mut out = Vec::new();
+    loop {
+        let page = connector.fetch_settlements(&q).await.unwrap();
+        out.extend(page.items.into_iter().map(|i| i.outcome.unwrap()));
+        match page.next_cursor {
+            Some(c) => q = q.with_cursor(Some(c)),
+            None => return out,
+        }
+    }
 }
 
 fn update(sku: &str, available: u32, version: u64) -> InventoryUpdate {

@@ -5,6 +5,7 @@ pub mod client;
 pub mod config;
 pub mod normalize;
 pub mod sign;
+pub mod text;
 pub mod wire;
 
 use std::collections::BTreeMap;

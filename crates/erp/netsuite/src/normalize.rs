@@ -12,6 +12,7 @@ use marketsync_core::{
 use rust_decimal::Decimal;
 
 use crate::config::NetSuiteConfig;
+use crate::text;
 use crate::wire::{
     CreditMemoBody, CreditMemoLine, FulfilmentBody, FulfilmentLine, InventoryRow, ItemRow,
     JournalEntryBody, JournalLineBody, JsonDecimal, PackageLine, RecordRead, Ref, SalesOrderBody,
@@ -89,7 +90,7 @@ pub fn sales_order_body(
             quantity: line.quantity,
             rate: exact(line.unit_price),
             amount: exact(gross.checked_sub(&discounts)?),
-            description: Some(line.title.clone()),
+            description: Some(text::text_area(&line.title, text::TEXT_AREA_MAX)),
         });
     }
     let shipping = Money::sum(order.currency, order.shipping.iter().map(|s| &s.amount))?;
@@ -124,17 +125,20 @@ pub fn sales_order_body(
     Ok(SalesOrderBody {
         entity: customer_ref(&order.channel, config),
         tran_date: tran_date(order.placed_at, config)?,
-        other_ref_num: order.id.as_str().to_owned(),
-        memo: format!(
-            "{} order {} ({}){}",
-            order.channel,
-            order.id,
-            order.raw_status,
-            if platform_funded > 0 {
-                ", incl. platform-funded discount"
-            } else {
-                ""
-            }
+        other_ref_num: text::single_line(order.id.as_str(), text::FREE_FORM_MAX),
+        memo: text::single_line(
+            &format!(
+                "{} order {} ({}){}",
+                order.channel,
+                order.id,
+                order.raw_status,
+                if platform_funded > 0 {
+                    ", incl. platform-funded discount"
+                } else {
+                    ""
+                }
+            ),
+            text::FREE_FORM_MAX,
         ),
         currency: currency_ref(order.currency, config)?,
         subsidiary,
@@ -177,7 +181,7 @@ pub fn journal_body(entry: &JournalEntry, config: &NetSuiteConfig) -> Result<Jou
         .lines
         .first()
         .map(|l| l.amount.currency)
-        .ok_or_else(|| Error::validation(ReasonCode::UnbalancedJournal, "no lines"))?;
+        .ok_or_else(|| Error::validation(ReasonCode::EmptyJournal, "no lines"))?;
     if entry.lines.iter().any(|l| l.amount.currency != currency) {
         return Err(Error::validation(
             ReasonCode::MoneyInvalid,
@@ -221,14 +225,20 @@ pub fn journal_body(entry: &JournalEntry, config: &NetSuiteConfig) -> Result<Jou
             account: account_ref(line.account.as_str(), config)?,
             debit,
             credit,
-            memo: line.memo.clone(),
+            memo: line
+                .memo
+                .as_deref()
+                .map(|m| text::single_line(m, text::FREE_FORM_MAX)),
             dimensions,
         });
     }
+    // Each part cleaned first, so a control character at its end leaves no double space.
+    let memo = text::single_line(&entry.memo, text::FREE_FORM_MAX);
     let memo = match &entry.reference {
-        Some(r) => format!("{} [{r}]", entry.memo),
-        None => entry.memo.clone(),
+        Some(r) => format!("{memo} [{}]", text::single_line(r, text::FREE_FORM_MAX)),
+        None => memo,
     };
+    let memo = text::single_line(&memo, text::FREE_FORM_MAX);
     Ok(JournalEntryBody {
         subsidiary: Ref::id(subsidiary),
         tran_date: date(entry.date),
@@ -417,10 +427,13 @@ pub fn credit_memo_body(
     Ok(CreditMemoBody {
         entity: customer_ref(&refund.channel, config),
         tran_date: tran_date(refund.updated_at, config)?,
-        other_ref_num: refund.order_id.as_str().to_owned(),
-        memo: format!(
-            "{} refund {} of order {}",
-            refund.channel, refund.id, refund.order_id
+        other_ref_num: text::single_line(refund.order_id.as_str(), text::FREE_FORM_MAX),
+        memo: text::single_line(
+            &format!(
+                "{} refund {} of order {}",
+                refund.channel, refund.id, refund.order_id
+            ),
+            text::FREE_FORM_MAX,
         ),
         currency: currency_ref(refund.total.currency, config)?,
         created_from: sales_order.map(Ref::id),
@@ -678,6 +691,28 @@ mod tests {
             ],
             reference: Some("tmall:order:4012345".into()),
         }
+    }
+
+    #[test]
+    fn marketplace_text_is_made_safe_in_bodies() {
+        let mut e = entry();
+        e.memo = "buyer note:\r\nleave\tit\u{0}".into();
+        e.lines[0].memo = Some(format!("{}\n", "长".repeat(400)));
+        let body = journal_body(&e, &config()).unwrap();
+        assert_eq!(body.memo, "buyer note: leave it [tmall:order:4012345]");
+        let line_memo = body.line.items[0].memo.clone().unwrap_or_default();
+        assert_eq!(line_memo.chars().count(), text::FREE_FORM_MAX);
+        assert!(line_memo.ends_with('…') && !line_memo.contains('\n'));
+        let mut o = order();
+        o.lines[0].title = "Tea\r\nbox\u{0}".into();
+        o.id = "4012345\n".into();
+        let skus: BTreeMap<Sku, String> = [(o.lines[0].sku.clone(), "1001".to_owned())]
+            .into_iter()
+            .collect();
+        let body = sales_order_body(&o, &BTreeMap::new(), &skus, None, &config()).unwrap();
+        assert_eq!(body.item.items[0].description.as_deref(), Some("Tea\nbox"));
+        assert_eq!(body.other_ref_num, "4012345");
+        assert!(!body.memo.chars().any(char::is_control));
     }
 
     #[test]

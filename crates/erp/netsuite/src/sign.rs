@@ -99,6 +99,25 @@ pub fn signature_base_string(
     )
 }
 
+/// The body parameters RFC 5849 §3.4.1.3.1 signs: the decoded name/value pairs of an
+/// `application/x-www-form-urlencoded` body (`+` is a space, a name without `=` has an empty
+/// value), in body order; nothing for any other content type (JSON bodies are never signed).
+pub fn form_parameters(content_type: Option<&str>, body: &[u8]) -> Vec<(String, String)> {
+    let is_form = content_type.is_some_and(|ct| {
+        ct.split(';').next().is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+    });
+    if !is_form || body.is_empty() {
+        return Vec::new();
+    }
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
 /// The signing key: `enc(consumer secret)&enc(token secret)`.
 pub fn signing_key(consumer_secret: &str, token_secret: &str) -> String {
     format!(
@@ -299,11 +318,25 @@ impl TbaSigner {
             .collect()
     }
 
-    /// The `Authorization` header for a request with a given nonce and timestamp.
+    /// The `Authorization` header for a request without body parameters, with a given nonce and
+    /// timestamp.
     pub fn authorization_for(
         &self,
         method: &str,
         url: &Url,
+        nonce: &str,
+        timestamp: i64,
+    ) -> Result<String> {
+        self.authorization_with_form(method, url, &[], nonce, timestamp)
+    }
+
+    /// The `Authorization` header for a request whose form-encoded body parameters are `form`
+    /// (see [`form_parameters`]), with a given nonce and timestamp.
+    pub fn authorization_with_form(
+        &self,
+        method: &str,
+        url: &Url,
+        form: &[(String, String)],
         nonce: &str,
         timestamp: i64,
     ) -> Result<String> {
@@ -313,7 +346,7 @@ impl TbaSigner {
             nonce,
             timestamp,
         );
-        let base = signature_base_string(method, url, &params.pairs(), &[]);
+        let base = signature_base_string(method, url, &params.pairs(), form);
         let signature = sign_hmac_sha256(
             &base,
             &self.credentials.consumer_secret,
@@ -325,9 +358,17 @@ impl TbaSigner {
 
 impl RequestSigner for TbaSigner {
     fn sign(&self, request: &mut HttpRequest) -> Result<()> {
-        let header = self.authorization_for(
+        // RFC 5849 §3.4.1.3.1: a form-encoded body's parameters are signed too (a user's form
+        // POST to a RESTlet); any other body is not.
+        let content_type = request
+            .headers
+            .get(marketsync_http::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let form = form_parameters(content_type, &request.body);
+        let header = self.authorization_with_form(
             request.method.as_str(),
             &request.url,
+            &form,
             &self.nonce(),
             (self.clock)(),
         )?;
@@ -487,6 +528,135 @@ mod tests {
             base,
             "POST&https%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_method%3DHMAC-SHA256%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk9d7dh3k39sjv7%26oauth_version%3D1.0"
         );
+    }
+
+    /// RFC 5849 §3.4.1.1, exactly as printed: `POST /request?b5=%3D%253D&a3=a&c%40=&a2=r%20b`
+    /// on `http://example.com` with the form body `c2&a3=2+q` (a name without `=`, `+` for a
+    /// space) and HMAC-SHA1 without `oauth_version`. The RFC gives no secrets for this
+    /// example, so its base string is the vector.
+    #[test]
+    fn rfc5849_section_3_4_1_1_body_parameters() {
+        let u = url("http://example.com/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b");
+        let form = form_parameters(Some("application/x-www-form-urlencoded"), b"c2&a3=2+q");
+        assert_eq!(
+            form,
+            vec![
+                ("c2".to_owned(), String::new()),
+                ("a3".to_owned(), "2 q".to_owned())
+            ]
+        );
+        let p = OAuthParams {
+            consumer_key: "9djdj82h48djs9d2".into(),
+            token: "kkk9d7dh3k39sjv7".into(),
+            nonce: "7d8f3e4a".into(),
+            timestamp: 137131201,
+            signature_method: "HMAC-SHA1".into(),
+            version: None,
+        };
+        assert_eq!(
+            signature_base_string("POST", &u, &p.pairs(), &form),
+            concat!(
+                "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q",
+                "%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_",
+                "key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_m",
+                "ethod%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk",
+                "9d7dh3k39sjv7"
+            )
+        );
+        // Only form bodies are signed.
+        assert!(form_parameters(Some("application/json"), b"c2&a3=2+q").is_empty());
+        assert!(form_parameters(None, b"c2&a3=2+q").is_empty());
+        assert_eq!(
+            form_parameters(
+                Some("Application/X-WWW-Form-URLEncoded; charset=utf-8"),
+                b"a=1"
+            )
+            .len(),
+            1
+        );
+    }
+
+    /// The signer signs a form body's parameters (and not a JSON body): the same request with
+    /// and without the form body signs differently, and a JSON body signs like no body.
+    #[test]
+    fn the_signer_signs_form_bodies_only() {
+        fn clock() -> i64 {
+            TIME
+        }
+        let signer = TbaSigner::new(
+            "123456",
+            TbaCredentials {
+                consumer_key: CK.into(),
+                consumer_secret: CS.into(),
+                token_id: TK.into(),
+                token_secret: TS.into(),
+            },
+        )
+        .with_clock(clock);
+        let u = url(
+            "https://123456.restlets.api.netsuite.com/app/site/hosting/restlet.nl?script=6&deploy=1",
+        );
+        let form = vec![("memo".to_owned(), "a b+c".to_owned())];
+        let signature_of = |req: &HttpRequest| {
+            let h = req
+                .headers
+                .get(marketsync_http::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            h.split("oauth_signature=\"")
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let mut with_form =
+            HttpRequest::new(marketsync_http::http::Method::POST, u.clone()).form_body(&form);
+        signer.sign(&mut with_form).unwrap();
+        // Recompute from the header's own nonce: the form pairs are in the base string.
+        let header = with_form
+            .headers
+            .get(marketsync_http::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let nonce = header
+            .split("oauth_nonce=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            header,
+            signer
+                .authorization_with_form("POST", &u, &form, &nonce, TIME)
+                .unwrap()
+        );
+        assert_ne!(
+            header,
+            signer.authorization_for("POST", &u, &nonce, TIME).unwrap()
+        );
+        let mut json = HttpRequest::new(marketsync_http::http::Method::POST, u.clone())
+            .json_body(b"{\"memo\":\"a\"}".to_vec());
+        signer.sign(&mut json).unwrap();
+        let json_header = json
+            .headers
+            .get(marketsync_http::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let json_nonce = json_header
+            .split("oauth_nonce=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            json_header,
+            signer
+                .authorization_for("POST", &u, &json_nonce, TIME)
+                .unwrap()
+        );
+        assert!(!signature_of(&with_form).is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use marketsync_core::{ErpAdapter, ErpDocumentKind, JournalEntry, Order};
@@ -53,10 +54,18 @@ impl ErpFixture for Fixture {
             ErpFault::CommitThenDropResponse => SimFault::CommitThenDropResponse,
             ErpFault::Throttle => SimFault::Throttle,
             ErpFault::ServerError => SimFault::ServerError,
+            // Longer than the adapter's 3 s client timeout (tests/common).
+            ErpFault::HoldWriteBeyondTimeout => SimFault::HoldWrite(Duration::from_millis(4_000)),
             _ => return false,
         };
         self.sim.inject(f);
         true
+    }
+
+    async fn wait_for_held_writes(&self) {
+        while self.sim.held_writes() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -81,6 +90,9 @@ async fn netsuite_passes_the_erp_conformance_suite() {
         "unbalanced_journal_refused_client_side",
         "lost_response_found_by_key",
         "repeated_sales_order_makes_one_document",
+        "concurrent_journal_writers_make_one_document",
+        "concurrent_sales_order_writers_make_one_document",
+        "retry_overlapping_a_slow_write_makes_one_document",
         "erp_throttling_is_rate_limited",
         "erp_server_error_is_temporary",
         "erp_auth_failure_is_permanent",

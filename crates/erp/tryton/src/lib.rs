@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod config;
+pub mod text;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -23,8 +24,9 @@ use serde_json::{Map, Value, json};
 pub use client::{RpcClient, session_header};
 pub use config::{Secret, TrytonConfig};
 
-/// The models and fields the adapter keys its documents by: the idempotency key is the first
-/// word of the document's `description`.
+/// The models the adapter keys its documents in. Both carry the `marketsync_key` field of the
+/// `marketsync` Tryton module (`scripts/tryton/marketsync`): unique and indexed in the database,
+/// so the ERP itself refuses a second document for a key.
 const MOVE: &str = "account.move";
 const SALE: &str = "sale.sale";
 
@@ -75,29 +77,71 @@ fn string(row: &Map<String, Value>, field: &str) -> Option<String> {
     row.get(field).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// The description a keyed document carries: the key, then a human-readable label.
-pub fn keyed_description(key: &IdempotencyKey, label: &str) -> String {
-    let label = label.trim();
-    if label.is_empty() {
-        key.as_str().to_owned()
-    } else {
-        format!("{} {label}", key.as_str())
-    }
-}
-
-/// The search domain that finds the document keyed `key`. Keys have one fixed length and
-/// only `[0-9a-f-]` characters, so a prefix match is an exact key match.
+/// The search domain that finds the documents keyed `key` (the `marketsync_key` field, unique
+/// and indexed by the `marketsync` Tryton module).
 pub fn key_domain(key: &IdempotencyKey) -> Value {
-    json!([["description", "like", format!("{}%", key.as_str())]])
+    json!([["marketsync_key", "=", key.as_str()]])
 }
 
+/// The search domain that finds documents an adapter before 0.2 keyed by the first word of
+/// their `description` (and that the module has not adopted yet).
+pub fn legacy_key_domain(key: &IdempotencyKey) -> Value {
+    json!([
+        ["marketsync_key", "=", null],
+        ["description", "like", format!("{}%", key.as_str())]
+    ])
+}
+
+/// A lookup that found nothing: `what` names the record (`"journal with code"`), `code` the
+/// value looked for.
 fn not_found(what: &str, code: &str) -> Error {
     Error::mapping(
         ReasonCode::Other("unmapped_tryton_record".into()),
-        format!("Tryton has no {what} with code {code:?}"),
+        format!("Tryton has no {what} {code:?}"),
     )
     .with_context("tryton_lookup", what)
     .with_context("code", code)
+}
+
+/// A 403 on a `marketsync_*` method: the server does not expose it, so the `marketsync` module
+/// is not activated on the database (a configuration error, not a permission problem).
+fn module_missing(e: Error) -> Error {
+    if e.kind() == &ErrorKind::PermissionDenied && e.context_value("http_status") == Some("403") {
+        let method = e
+            .context_value("tryton_method")
+            .unwrap_or_default()
+            .to_owned();
+        Error::new(
+            ErrorKind::ConfigInvalid,
+            "the Tryton database does not expose the marketsync module's methods: activate the \
+             `marketsync` module (scripts/tryton/marketsync; scripts/tryton-up.sh does it)",
+        )
+        .with_context("tryton_method", method)
+    } else {
+        e
+    }
+}
+
+/// The answer of the module's `marketsync_upsert` / `marketsync_find` RPCs.
+fn keyed_answer(value: &Value, model: &str, kind: ErpDocumentKind) -> Result<ErpDocumentRef> {
+    let row = value.as_object().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Unexpected,
+            format!("{model}.marketsync_upsert answered something that is not a record"),
+        )
+    })?;
+    let id = int(row, "id").ok_or_else(|| {
+        Error::new(
+            ErrorKind::Unexpected,
+            format!("{model}.marketsync_upsert answered a record without id"),
+        )
+    })?;
+    Ok(ErpDocumentRef {
+        id: ErpDocumentId::new(id.to_string()),
+        kind,
+        number: string(row, "number").filter(|n| !n.is_empty()),
+        created: row.get("created").and_then(Value::as_bool).unwrap_or(false),
+    })
 }
 
 impl TrytonAdapter {
@@ -147,7 +191,10 @@ impl TrytonAdapter {
             .await?;
         let row = match rows.as_slice() {
             [row] => row,
-            [] => return Err(not_found("company", code).with_context("entity", entity)),
+            [] => {
+                return Err(not_found("company whose party has the code", code)
+                    .with_context("entity", entity));
+            }
             _ => {
                 return Err(Error::new(
                     ErrorKind::ConfigInvalid,
@@ -273,7 +320,7 @@ impl TrytonAdapter {
         let id = rows
             .first()
             .and_then(|r| int(r, "id"))
-            .ok_or_else(|| not_found("party", code))?;
+            .ok_or_else(|| not_found("party with the code", code))?;
         if let Ok(mut m) = self.parties.lock() {
             m.insert(code.to_owned(), id);
         }
@@ -295,81 +342,6 @@ impl TrytonAdapter {
         rows.first()
             .and_then(|r| int(r, "id"))
             .ok_or_else(|| not_found(what, code))
-    }
-
-    async fn find_keyed(
-        &self,
-        model: &str,
-        key: &IdempotencyKey,
-        fields: &[&str],
-    ) -> Result<Option<Map<String, Value>>> {
-        let rows = self
-            .rpc
-            .search_read(model, key_domain(key), Some(2), fields, &json!({}))
-            .await?;
-        if rows.len() > 1 {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "several {model} records carry the idempotency key {}",
-                    key.as_str()
-                ),
-            ));
-        }
-        Ok(rows.into_iter().next())
-    }
-
-    fn doc(
-        row: &Map<String, Value>,
-        kind: ErpDocumentKind,
-        created: bool,
-    ) -> Result<ErpDocumentRef> {
-        let id = int(row, "id").ok_or_else(|| {
-            Error::new(ErrorKind::Unexpected, "Tryton answered a record without id")
-        })?;
-        Ok(ErpDocumentRef {
-            id: ErpDocumentId::new(id.to_string()),
-            kind,
-            number: string(row, "number").filter(|n| !n.is_empty()),
-            created,
-        })
-    }
-
-    async fn read_one(
-        &self,
-        model: &str,
-        id: i64,
-        fields: &[&str],
-        context: &Value,
-    ) -> Result<Map<String, Value>> {
-        let rows = self
-            .rpc
-            .search_read(model, json!([["id", "=", id]]), Some(1), fields, context)
-            .await?;
-        rows.into_iter().next().ok_or_else(|| {
-            Error::new(
-                ErrorKind::NotFound,
-                format!("{model} {id} vanished after it was written"),
-            )
-        })
-    }
-
-    /// Posts a draft move (a create whose post did not complete) and answers it.
-    async fn finish_move(&self, row: &Map<String, Value>, created: bool) -> Result<ErpDocumentRef> {
-        let (Some(id), Some(company)) = (int(row, "id"), int(row, "company")) else {
-            return Err(Error::new(
-                ErrorKind::Unexpected,
-                "account.move without id or company",
-            ));
-        };
-        if string(row, "state").as_deref() == Some("draft") {
-            self.rpc.button(MOVE, "post", &[id], &ctx(company)).await?;
-            let row = self
-                .read_one(MOVE, id, &["id", "number", "state"], &ctx(company))
-                .await?;
-            return Self::doc(&row, ErpDocumentKind::JournalEntry, created);
-        }
-        Self::doc(row, ErpDocumentKind::JournalEntry, created)
     }
 
     /// The move lines (Tryton values) for an entry, after every lookup succeeded.
@@ -403,7 +375,7 @@ impl TrytonAdapter {
                 "credit": wire::decimal(credit),
             });
             if let Some(memo) = line.memo.as_deref().or(line.dimensions.order_id.as_deref()) {
-                values["description"] = json!(memo);
+                values["description"] = json!(text::char_field(memo, text::CHAR_MAX));
             }
             if account.party_required {
                 let channel = line
@@ -444,38 +416,63 @@ impl TrytonAdapter {
                 ["state", "=", "open"]
             ]),
             &ctx(company),
-            "open accounting period on",
+            "open standard accounting period of the company containing",
             &date.to_string(),
         )
         .await
     }
 
-    /// Confirms a sale that is still a draft or a quotation, and answers it.
-    async fn finish_sale(&self, row: &Map<String, Value>, created: bool) -> Result<ErpDocumentRef> {
-        let (Some(id), Some(company)) = (int(row, "id"), int(row, "company")) else {
-            return Err(Error::new(
-                ErrorKind::Unexpected,
-                "sale.sale without id or company",
-            ));
-        };
-        let c = ctx(company);
-        let state = string(row, "state").unwrap_or_default();
-        if state == "draft" {
-            if let Err(e) = self.rpc.button(SALE, "quote", &[id], &c).await {
-                if created && !e.is_temporary() {
-                    // Refused as it stands: leave nothing behind under the key.
-                    let _ = self.rpc.delete(SALE, &[id], &c).await;
-                }
-                return Err(e);
-            }
+    /// The keyed document of `model`, if the module finds a finished one (a posted move, a
+    /// confirmed sale).
+    async fn find_keyed(
+        &self,
+        model: &str,
+        key: &IdempotencyKey,
+        kind: ErpDocumentKind,
+    ) -> Result<Option<ErpDocumentRef>> {
+        let answer = self
+            .rpc
+            .model(
+                model,
+                "marketsync_find",
+                vec![json!(key.as_str())],
+                &json!({}),
+            )
+            .await
+            .map_err(module_missing)?;
+        if answer.is_null() {
+            return Ok(None);
         }
-        if state == "draft" || state == "quotation" {
-            self.rpc.button(SALE, "confirm", &[id], &c).await?;
-        }
-        let row = self
-            .read_one(SALE, id, &["id", "number", "state"], &c)
-            .await?;
-        Self::doc(&row, ErpDocumentKind::SalesOrder, created)
+        keyed_answer(&answer, model, kind).map(|d| {
+            Some(ErpDocumentRef {
+                created: false,
+                ..d
+            })
+        })
+    }
+
+    /// Finds or creates-and-finishes the document keyed `key` in one Tryton transaction
+    /// (`marketsync_upsert` of the `marketsync` module): concurrent writers with one key make
+    /// one document and all learn its id.
+    async fn upsert_keyed(
+        &self,
+        model: &str,
+        key: &IdempotencyKey,
+        values: Value,
+        context: &Value,
+        kind: ErpDocumentKind,
+    ) -> Result<ErpDocumentRef> {
+        let answer = self
+            .rpc
+            .model(
+                model,
+                "marketsync_upsert",
+                vec![json!(key.as_str()), values],
+                context,
+            )
+            .await
+            .map_err(|e| module_missing(e).with_context("idempotency_key", key.as_str()))?;
+        keyed_answer(&answer, model, kind)
     }
 }
 
@@ -490,7 +487,7 @@ fn line_value(
         // Quantities are Float fields in Tryton; whole units travel exactly.
         "quantity": f64::from(quantity),
         "unit_price": wire::decimal(unit_price.amount),
-        "description": description,
+        "description": text::text_field(description, text::TEXT_MAX),
     });
     if let Some((product, unit)) = product {
         v["product"] = json!(product);
@@ -521,6 +518,16 @@ impl ErpAdapter for TrytonAdapter {
         self.rpc
             .call("model.res.user.get_preferences", &[json!(true), json!({})])
             .await?;
+        // The `marketsync` module answers (an unused key finds nothing).
+        let probe = IdempotencyKey::derive(
+            &Channel::Custom("health".into()),
+            &marketsync_core::ShopId::new("health"),
+            &marketsync_core::EventKind::Other("health".into()),
+            "probe",
+            &marketsync_core::Revision::Version(0),
+        );
+        self.find_keyed(MOVE, &probe, ErpDocumentKind::JournalEntry)
+            .await?;
         Ok(Health {
             ok: true,
             latency: Some(started.elapsed()),
@@ -535,9 +542,12 @@ impl ErpAdapter for TrytonAdapter {
         let order = &request.order;
         order.validate()?;
         let key = &request.idempotency_key;
-        let fields = ["id", "number", "state", "company"];
-        if let Some(row) = self.find_keyed(SALE, key, &fields).await? {
-            return self.finish_sale(&row, false).await;
+        // The common repeat: one indexed lookup, none of the lookups below.
+        if let Some(doc) = self
+            .find_keyed(SALE, key, ErpDocumentKind::SalesOrder)
+            .await?
+        {
+            return Ok(doc);
         }
         let entity = request
             .entity
@@ -553,7 +563,7 @@ impl ErpAdapter for TrytonAdapter {
                 "party.address",
                 json!([["party", "=", party]]),
                 &c,
-                "address of party",
+                "address of the party with the code",
                 &self.config.channel_party(&order.channel),
             )
             .await?;
@@ -562,7 +572,7 @@ impl ErpAdapter for TrytonAdapter {
                 "currency.currency",
                 json!([["code", "=", order.currency.code()]]),
                 &c,
-                "currency",
+                "currency with the code",
                 order.currency.code(),
             )
             .await?;
@@ -647,24 +657,17 @@ impl ErpAdapter for TrytonAdapter {
             "shipment_address": address,
             "currency": currency,
             "sale_date": wire::date(order.placed_at.date_naive()),
-            "reference": format!("{}:{}", order.channel, order.id),
-            "description": keyed_description(key, &label),
+            "reference": text::char_field(&format!("{}:{}", order.channel, order.id), text::CHAR_MAX),
+            "description": text::char_field(&label, text::CHAR_MAX),
             // The GL side comes from marketsync's own journals (post_journal): Tryton must not
             // invoice, or revenue would be booked twice.
             "invoice_method": "manual",
             "shipment_method": "order",
             "lines": [["create", lines]],
         });
-        let id = self
-            .rpc
-            .create(SALE, vec![values], &c)
-            .await?
-            .first()
-            .copied()
-            .ok_or_else(|| Error::new(ErrorKind::Unexpected, "sale.sale create answered no id"))?;
-        let row = json!({"id": id, "company": company.id, "state": "draft"});
-        let row = row.as_object().cloned().unwrap_or_default();
-        self.finish_sale(&row, true).await
+        // Created, quoted and confirmed in one Tryton transaction, or not at all.
+        self.upsert_keyed(SALE, key, values, &c, ErpDocumentKind::SalesOrder)
+            .await
     }
 
     async fn post_journal(&self, request: &JournalRequest) -> Result<ErpDocumentRef> {
@@ -672,9 +675,13 @@ impl ErpAdapter for TrytonAdapter {
         // Refused before any request: unbalanced, unrounded or non-positive lines.
         entry.validate()?;
         let key = &request.idempotency_key;
-        let fields = ["id", "number", "state", "company"];
-        if let Some(row) = self.find_keyed(MOVE, key, &fields).await? {
-            return self.finish_move(&row, false).await;
+        // The common repeat: one indexed lookup, none of the lookups below (which could fail
+        // now, e.g. once the period is closed, for an entry posted long ago).
+        if let Some(doc) = self
+            .find_keyed(MOVE, key, ErpDocumentKind::JournalEntry)
+            .await?
+        {
+            return Ok(doc);
         }
         let company = self.company(entry.entity.as_str()).await?;
         let lines = self.move_lines(entry, &company).await?;
@@ -684,45 +691,34 @@ impl ErpAdapter for TrytonAdapter {
                 "account.journal",
                 json!([["code", "=", self.config.journal]]),
                 &ctx(company.id),
-                "journal",
+                "journal with the code",
                 &self.config.journal,
             )
             .await?;
-        let label = match &entry.reference {
-            Some(r) if !entry.memo.is_empty() => format!("{r} {}", entry.memo),
-            Some(r) => r.clone(),
-            None => entry.memo.clone(),
+        // Each part cleaned first, so a control character at its end leaves no double space.
+        let memo = text::char_field(&entry.memo, text::CHAR_MAX);
+        let reference = entry
+            .reference
+            .as_deref()
+            .map(|r| text::char_field(r, text::CHAR_MAX));
+        let label = match reference {
+            Some(r) if !memo.is_empty() => format!("{r} {memo}"),
+            Some(r) => r,
+            None => memo,
         };
         let values = json!({
             "company": company.id,
             "journal": journal,
             "period": period,
             "date": wire::date(entry.date),
-            "description": keyed_description(key, &label),
+            "description": text::char_field(&label, text::CHAR_MAX),
             "lines": [["create", lines]],
         });
         let c = ctx(company.id);
-        let id = self
-            .rpc
-            .create(MOVE, vec![values], &c)
-            .await?
-            .first()
-            .copied()
-            .ok_or_else(|| {
-                Error::new(ErrorKind::Unexpected, "account.move create answered no id")
-            })?;
-        if let Err(e) = self.rpc.button(MOVE, "post", &[id], &c).await {
-            if !e.is_temporary() {
-                // Tryton refused to post (closed period, view account…): remove the draft so the
-                // key holds nothing and a corrected entry can be posted under it.
-                let _ = self.rpc.delete(MOVE, &[id], &c).await;
-            }
-            return Err(e);
-        }
-        let row = self
-            .read_one(MOVE, id, &["id", "number", "state"], &c)
-            .await?;
-        Self::doc(&row, ErpDocumentKind::JournalEntry, true)
+        // Created and posted in one Tryton transaction, or not at all: a refused post (closed
+        // period…) or a 503 leaves no draft behind.
+        self.upsert_keyed(MOVE, key, values, &c, ErpDocumentKind::JournalEntry)
+            .await
     }
 
     async fn record_fulfilment(&self, _request: &FulfilmentRequest) -> Result<ErpDocumentRef> {
@@ -746,7 +742,7 @@ impl ErpAdapter for TrytonAdapter {
                     ["type", "=", "warehouse"]
                 ]),
                 &ctx(company.id),
-                "warehouse",
+                "warehouse with the code",
                 &self.config.warehouse,
             )
             .await?;
@@ -807,14 +803,14 @@ impl ErpAdapter for TrytonAdapter {
         &self,
         key: &IdempotencyKey,
     ) -> Result<Option<ErpDocumentRef>> {
-        let fields = ["id", "number", "state", "company"];
-        if let Some(row) = self.find_keyed(MOVE, key, &fields).await? {
-            return Self::doc(&row, ErpDocumentKind::JournalEntry, false).map(Some);
+        if let Some(doc) = self
+            .find_keyed(MOVE, key, ErpDocumentKind::JournalEntry)
+            .await?
+        {
+            return Ok(Some(doc));
         }
-        if let Some(row) = self.find_keyed(SALE, key, &fields).await? {
-            return Self::doc(&row, ErpDocumentKind::SalesOrder, false).map(Some);
-        }
-        Ok(None)
+        self.find_keyed(SALE, key, ErpDocumentKind::SalesOrder)
+            .await
     }
 }
 
@@ -824,4 +820,36 @@ fn entry_channel(entry: &JournalEntry) -> Option<&Channel> {
         .lines
         .iter()
         .find_map(|l| l.dimensions.channel.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hidden_module_method_is_a_configuration_error() {
+        let e = wire::parse_error(403, None, None, "model.account.move.marketsync_find");
+        let e = module_missing(e);
+        assert_eq!(e.kind(), &ErrorKind::ConfigInvalid);
+        assert!(e.to_string().contains("marketsync"), "{e}");
+        // Other errors pass through unchanged.
+        let e = module_missing(wire::parse_error(503, None, None, "m"));
+        assert_eq!(e.kind(), &ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn keyed_answers_are_read_strictly() {
+        let doc = keyed_answer(
+            &json!({"id": 7, "number": "M7", "state": "posted", "created": true}),
+            MOVE,
+            ErpDocumentKind::JournalEntry,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (doc.id.as_str(), doc.number.as_deref(), doc.created),
+            ("7", Some("M7"), true)
+        );
+        assert!(keyed_answer(&json!([7, true]), MOVE, ErpDocumentKind::JournalEntry).is_err());
+        assert!(keyed_answer(&json!({"number": "x"}), SALE, ErpDocumentKind::SalesOrder).is_err());
+    }
 }

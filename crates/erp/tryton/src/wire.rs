@@ -123,6 +123,7 @@ fn text(value: Option<&Value>) -> String {
 /// | HTTP 504 | `Timeout` | Temporary |
 /// | HTTP 400, 413, 422 | `Validation` | Permanent |
 /// | `UserError` "You are not allowed to…" | `PermissionDenied` | Permanent |
+/// | `UserError` from the `marketsync` module, description `duplicate_key ids=…` | `Conflict`, reason `duplicate_erp_documents`, context `tryton_ids` | Permanent |
 /// | `UserError` | `Validation`, reason `erp_rejected` | Permanent |
 /// | `UserWarning` | `Validation`, reason `erp_rejected` | Permanent |
 /// | `ConcurrencyException` | `Conflict` | Permanent |
@@ -193,7 +194,14 @@ fn rpc_error_to_error(e: &Value) -> Error {
             } else {
                 format!("{message} - {description}")
             };
-            if message.starts_with("You are not allowed to") {
+            if let Some(ids) = description.strip_prefix("duplicate_key ids=") {
+                // The `marketsync` module found several finished documents under one key
+                // (left by an adapter before the unique key): nothing can pick one safely.
+                Error::new(ErrorKind::Conflict, message)
+                    .with_reason(ReasonCode::Other("duplicate_erp_documents".into()))
+                    .with_context("tryton_error", name)
+                    .with_context("tryton_ids", ids)
+            } else if message.starts_with("You are not allowed to") {
                 Error::new(ErrorKind::PermissionDenied, full).with_context("tryton_error", name)
             } else {
                 Error::validation(ReasonCode::ErpRejected, full).with_context("tryton_error", name)
@@ -277,6 +285,25 @@ mod tests {
         ]);
         let e = parse_error(200, Some(&access), None, "m");
         assert_eq!(e.kind(), &ErrorKind::PermissionDenied);
+
+        let dup = json!([
+            "UserError",
+            [
+                "marketsync: the idempotency key msk1-ab is held by 2 finished account.move records (ids 12,15): keep one and cancel the others by hand",
+                "duplicate_key ids=12,15",
+                null
+            ]
+        ]);
+        let e = parse_error(
+            200,
+            Some(&dup),
+            None,
+            "model.account.move.marketsync_upsert",
+        );
+        assert_eq!(e.kind(), &ErrorKind::Conflict);
+        assert_eq!(e.retry(), Retry::Permanent);
+        assert_eq!(e.reason().as_str(), "duplicate_erp_documents");
+        assert_eq!(e.context_value("tryton_ids"), Some("12,15"));
 
         let warn = json!(["UserWarning", ["w1", "Are you sure?", ""]]);
         let e = parse_error(200, Some(&warn), None, "m");

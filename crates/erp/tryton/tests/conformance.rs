@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use common::{FaultProxy, ProxyFault, live_config, with_test_accounts};
@@ -128,12 +129,25 @@ impl ErpFixture for Fixture {
                 self.proxy.inject(ProxyFault::ServerError);
                 true
             }
+            ErpFault::HoldWriteBeyondTimeout => {
+                self.proxy.inject(ProxyFault::HoldWrite(
+                    PROXIED_TIMEOUT + Duration::from_millis(1_500),
+                ));
+                true
+            }
             // Tryton throttles only logins (HTTP 429 after too many attempts); the error table
             // maps it, but a model call cannot be made to throttle for real.
             _ => false,
         }
     }
+
+    async fn wait_for_held_writes(&self) {
+        self.proxy.wait_for_held().await;
+    }
 }
+
+/// The client timeout of the adapter behind the proxy (a held write outlasts it).
+const PROXIED_TIMEOUT: Duration = Duration::from_secs(8);
 
 fn upstream(config: &TrytonConfig) -> String {
     let host = config.url.host_str().unwrap_or("127.0.0.1").to_owned();
@@ -148,7 +162,9 @@ async fn erp_conformance_suite_against_live_tryton() {
     };
     let config = with_test_accounts(config);
     let proxy = FaultProxy::start(upstream(&config)).await;
-    let proxied = Arc::new(TrytonAdapter::new(config.clone().with_url(proxy.url())).unwrap());
+    let mut proxied_config = config.clone().with_url(proxy.url());
+    proxied_config.timeout_ms = u64::try_from(PROXIED_TIMEOUT.as_millis()).unwrap();
+    let proxied = Arc::new(TrytonAdapter::new(proxied_config).unwrap());
     let direct = Arc::new(TrytonAdapter::new(config.clone()).unwrap());
     let bad = Arc::new(
         TrytonAdapter::new(config.with_password(Secret::new("not-the-password"))).unwrap(),
@@ -169,6 +185,9 @@ async fn erp_conformance_suite_against_live_tryton() {
         "unbalanced_journal_refused_client_side",
         "lost_response_found_by_key",
         "repeated_sales_order_makes_one_document",
+        "concurrent_journal_writers_make_one_document",
+        "concurrent_sales_order_writers_make_one_document",
+        "retry_overlapping_a_slow_write_makes_one_document",
         "erp_server_error_is_temporary",
         "erp_auth_failure_is_permanent",
         "capabilities_are_honest",

@@ -3,13 +3,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use common::{live_config, with_test_accounts};
+use common::{FaultProxy, ProxyFault, live_config, with_test_accounts};
 use marketsync_core::chrono::{NaiveDate, Utc};
 use marketsync_core::rust_decimal::Decimal;
 use marketsync_core::*;
-use marketsync_tryton::{TrytonAdapter, key_domain, wire};
+use marketsync_tryton::{TrytonAdapter, key_domain, legacy_key_domain, wire};
 use serde_json::json;
 
 fn usd(s: &str) -> Money {
@@ -336,4 +337,383 @@ async fn an_expired_session_logs_in_again() {
         .unwrap();
     assert!(n >= 1);
     assert_eq!(a.rpc().user_id().await.unwrap(), before);
+}
+
+/// Documents of `model` under key `k` in `state` (any state when `None`), counted on the server.
+async fn count_in(a: &TrytonAdapter, model: &str, k: &IdempotencyKey, state: Option<&str>) -> u64 {
+    let mut domain = key_domain(k);
+    if let (Some(state), Some(d)) = (state, domain.as_array_mut()) {
+        d.push(json!(["state", "=", state]));
+    }
+    a.rpc()
+        .search_count(model, domain, &json!({}))
+        .await
+        .unwrap()
+}
+
+/// Retries temporary errors, as the pipeline would.
+async fn retrying<F, Fut>(mut write: F) -> Result<ErpDocumentRef>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<ErpDocumentRef>>,
+{
+    let mut attempt = 0u64;
+    loop {
+        match write().await {
+            Err(e) if e.is_temporary() && attempt < 20 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `n` writers at once, each with its own adapter (its own session) when `own_clients`, else
+/// all sharing one; answers every writer's document.
+async fn race<F, Fut>(n: usize, own_clients: bool, write: F) -> Vec<ErpDocumentRef>
+where
+    F: Fn(Arc<TrytonAdapter>) -> Fut,
+    Fut: std::future::Future<Output = Result<ErpDocumentRef>> + Send + 'static,
+{
+    let shared = Arc::new(adapter().unwrap());
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let a = if own_clients {
+                Arc::new(adapter().unwrap())
+            } else {
+                shared.clone()
+            };
+            tokio::spawn(write(a))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(
+            t.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("a writer failed: {e}")),
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_posts_of_one_key_leave_one_posted_move() {
+    let Some(a) = adapter() else { return };
+    for round in 0..5 {
+        let k = key(&format!("race-journal-{round}"));
+        let req = Arc::new(JournalRequest::new(k.clone(), journal("7.77", "7.77")));
+        // Rounds alternate between 16 clients and 16 tasks sharing one adapter.
+        let docs = race(16, round % 2 == 0, |a| {
+            let req = req.clone();
+            async move { retrying(|| a.post_journal(&req)).await }
+        })
+        .await;
+        let ids: BTreeSet<_> = docs.iter().map(|d| d.id.clone()).collect();
+        assert_eq!(ids.len(), 1, "round {round}: writers learnt {ids:?}");
+        assert_eq!(
+            docs.iter().filter(|d| d.created).count(),
+            1,
+            "round {round}: exactly one writer created the move"
+        );
+        assert_eq!(
+            count_in(&a, "account.move", &k, None).await,
+            1,
+            "round {round}"
+        );
+        assert_eq!(
+            count_in(&a, "account.move", &k, Some("posted")).await,
+            1,
+            "round {round}: the move is posted"
+        );
+        let found = a.find_by_idempotency_key(&k).await.unwrap().unwrap();
+        assert_eq!(Some(&found.id), ids.first());
+        // The key is not stuck: a later post answers the same move.
+        let later = a.post_journal(&req).await.unwrap();
+        assert_eq!((Some(&later.id), later.created), (ids.first(), false));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_upserts_of_one_key_leave_one_confirmed_sale() {
+    let Some(a) = adapter() else { return };
+    for round in 0..5 {
+        let k = key(&format!("race-sale-{round}"));
+        let o = order(&format!("RACE-{}-{round}", std::process::id()), "SKU-0007");
+        let req = Arc::new(SalesOrderRequest::new(k.clone(), o));
+        let docs = race(16, round % 2 == 0, |a| {
+            let req = req.clone();
+            async move { retrying(|| a.upsert_sales_order(&req)).await }
+        })
+        .await;
+        let ids: BTreeSet<_> = docs.iter().map(|d| d.id.clone()).collect();
+        assert_eq!(ids.len(), 1, "round {round}: writers learnt {ids:?}");
+        assert_eq!(docs.iter().filter(|d| d.created).count(), 1);
+        assert_eq!(
+            count_in(&a, "sale.sale", &k, None).await,
+            1,
+            "round {round}"
+        );
+        let confirmed = count_in(&a, "sale.sale", &k, Some("confirmed")).await
+            + count_in(&a, "sale.sale", &k, Some("processing")).await;
+        assert_eq!(confirmed, 1, "round {round}: the sale is confirmed");
+    }
+}
+
+#[tokio::test]
+async fn a_503_on_the_write_leaves_nothing_that_blocks_the_key() {
+    let Some(config) = live_config("US01") else {
+        return;
+    };
+    let config = with_test_accounts(config);
+    let host = config.url.host_str().unwrap_or("127.0.0.1").to_owned();
+    let port = config.url.port_or_known_default().unwrap_or(8000);
+    let proxy = FaultProxy::start(format!("{host}:{port}")).await;
+    let a = TrytonAdapter::new(config.clone().with_url(proxy.url())).unwrap();
+    let direct = TrytonAdapter::new(config).unwrap();
+    let k = key("503");
+    let req = JournalRequest::new(k.clone(), journal("3.21", "3.21"));
+    // Warm the caches (company, accounts) so the 503 hits the write itself.
+    a.post_journal(&JournalRequest::new(
+        key("503-warm"),
+        journal("1.00", "1.00"),
+    ))
+    .await
+    .unwrap();
+    proxy.inject(ProxyFault::ServerErrorOnWrite);
+    let err = a.post_journal(&req).await.unwrap_err();
+    assert!(err.is_temporary(), "{err}");
+    assert_eq!(count_in(&direct, "account.move", &k, None).await, 0);
+    let doc = a.post_journal(&req).await.unwrap();
+    assert!(doc.created);
+    assert_eq!(
+        count_in(&direct, "account.move", &k, Some("posted")).await,
+        1
+    );
+    assert_eq!(count_in(&direct, "account.move", &k, None).await, 1);
+}
+
+/// A move copied from `from` with `description` and no key: what an adapter before the
+/// unique key left (it keyed documents by the first word of the description).
+async fn legacy_copy(a: &TrytonAdapter, from: &ErpDocumentRef, description: &str) -> i64 {
+    let id: i64 = from.id.as_str().parse().unwrap();
+    let copied = a
+        .rpc()
+        .model(
+            "account.move",
+            "copy",
+            vec![json!([id]), json!({"description": description})],
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    copied.as_array().unwrap()[0].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn drafts_left_by_an_older_adapter_are_repaired() {
+    let Some(a) = adapter() else { return };
+    let template = a
+        .post_journal(&JournalRequest::new(
+            key("legacy-template"),
+            journal("4.44", "4.44"),
+        ))
+        .await
+        .unwrap();
+    let k = key("legacy-drafts");
+    let first = legacy_copy(&a, &template, &format!("{} old adapter", k.as_str())).await;
+    let second = legacy_copy(&a, &template, &format!("{} old adapter", k.as_str())).await;
+    assert_eq!(
+        a.rpc()
+            .search_count("account.move", legacy_key_domain(&k), &json!({}))
+            .await
+            .unwrap(),
+        2
+    );
+    // Drafts are not a finished document: the lookup finds nothing yet.
+    assert!(a.find_by_idempotency_key(&k).await.unwrap().is_none());
+    let doc = a
+        .post_journal(&JournalRequest::new(k.clone(), journal("4.44", "4.44")))
+        .await
+        .unwrap();
+    // The first draft is adopted and posted, the extra one deleted.
+    assert_eq!(doc.id.as_str(), first.to_string());
+    assert!(!doc.created);
+    assert_eq!(count_in(&a, "account.move", &k, Some("posted")).await, 1);
+    assert_eq!(
+        a.rpc()
+            .search_count("account.move", json!([["id", "=", second]]), &json!({}))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn two_posted_documents_under_one_key_are_a_typed_conflict_naming_both() {
+    let Some(a) = adapter() else { return };
+    let template = a
+        .post_journal(&JournalRequest::new(
+            key("dup-template"),
+            journal("5.55", "5.55"),
+        ))
+        .await
+        .unwrap();
+    let k = key("legacy-duplicates");
+    let label = format!("{} old adapter", k.as_str());
+    let one = legacy_copy(&a, &template, &label).await;
+    let two = legacy_copy(&a, &template, &label).await;
+    a.rpc()
+        .button("account.move", "post", &[one, two], &json!({}))
+        .await
+        .unwrap();
+    let err = a
+        .post_journal(&JournalRequest::new(k.clone(), journal("5.55", "5.55")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Conflict, "{err}");
+    assert_eq!(err.retry(), Retry::Permanent);
+    assert_eq!(err.reason().as_str(), "duplicate_erp_documents");
+    assert_eq!(
+        err.context_value("tryton_ids"),
+        Some(format!("{one},{two}").as_str())
+    );
+    let err = a.find_by_idempotency_key(&k).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Conflict);
+}
+
+#[tokio::test]
+async fn marketplace_text_with_control_characters_posts() {
+    let Some(a) = adapter() else { return };
+    let mut j = journal("6.66", "6.66");
+    j.memo = "buyer note:\r\nleave at the door\tplease\u{0}!".into();
+    j.reference = Some("live:\nref".into());
+    j.lines[0].memo = Some("line\nmemo".into());
+    let k = key("control-chars");
+    let doc = a
+        .post_journal(&JournalRequest::new(k.clone(), j))
+        .await
+        .unwrap();
+    let rows = a
+        .rpc()
+        .search_read(
+            "account.move",
+            key_domain(&k),
+            None,
+            &["description", "state"],
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows[0]["state"], "posted", "{doc:?}");
+    assert_eq!(
+        rows[0]["description"],
+        "live: ref buyer note: leave at the door please !"
+    );
+
+    let mut o = order(&format!("CTRL-{}", std::process::id()), "SKU-0008");
+    o.lines[0].title = "Mug\nwith\u{0}lid".into();
+    o.id = format!("CTRL\n{}", std::process::id()).into();
+    let doc = a
+        .upsert_sales_order(&SalesOrderRequest::new(key("control-chars-sale"), o))
+        .await
+        .unwrap();
+    assert!(doc.created && doc.number.is_some());
+}
+
+#[tokio::test]
+async fn an_empty_entry_has_its_own_reason() {
+    let Some(a) = adapter() else { return };
+    let mut j = journal("1.00", "1.00");
+    j.lines.clear();
+    let err = a
+        .post_journal(&JournalRequest::new(key("empty"), j))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), ReasonCode::EmptyJournal, "{err}");
+    let j = journal("0.00", "0.00");
+    let err = a
+        .post_journal(&JournalRequest::new(key("zero"), j))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), ReasonCode::EmptyJournal, "{err}");
+}
+
+#[tokio::test]
+async fn lookup_errors_read_as_sentences() {
+    let Some(a) = adapter() else { return };
+    let mut j = journal("5.00", "5.00");
+    j.date = NaiveDate::from_ymd_opt(2031, 1, 15).unwrap();
+    let err = a
+        .post_journal(&JournalRequest::new(key("period-text"), j))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "Tryton has no open standard accounting period of the company containing \"2031-01-15\""
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn sales_left_by_an_older_adapter_are_repaired() {
+    let Some(a) = adapter() else { return };
+    let template = a
+        .upsert_sales_order(&SalesOrderRequest::new(
+            key("legacy-sale-template"),
+            order(&format!("LEGACY-T-{}", std::process::id()), "SKU-0009"),
+        ))
+        .await
+        .unwrap();
+    let k = key("legacy-sales");
+    let label = format!("{} shopify order old", k.as_str());
+    let template_id: i64 = template.id.as_str().parse().unwrap();
+    let mut copies = Vec::new();
+    for _ in 0..2 {
+        let copied = a
+            .rpc()
+            .model(
+                "sale.sale",
+                "copy",
+                vec![json!([template_id]), json!({"description": label})],
+                &json!({}),
+            )
+            .await
+            .unwrap();
+        copies.push(copied.as_array().unwrap()[0].as_i64().unwrap());
+    }
+    // The second one got as far as a quotation before the old adapter lost track of it.
+    a.rpc()
+        .button("sale.sale", "quote", &[copies[1]], &json!({}))
+        .await
+        .unwrap();
+    let doc = a
+        .upsert_sales_order(&SalesOrderRequest::new(
+            k.clone(),
+            order(&format!("LEGACY-{}", std::process::id()), "SKU-0009"),
+        ))
+        .await
+        .unwrap();
+    // The oldest draft is adopted and confirmed; the quotation is reset and deleted.
+    assert_eq!(doc.id.as_str(), copies[0].to_string());
+    assert!(!doc.created);
+    let confirmed = count_in(&a, "sale.sale", &k, Some("confirmed")).await
+        + count_in(&a, "sale.sale", &k, Some("processing")).await;
+    assert_eq!(confirmed, 1);
+    assert_eq!(
+        a.rpc()
+            .search_count("sale.sale", json!([["id", "=", copies[1]]]), &json!({}))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        a.rpc()
+            .search_count("sale.sale", legacy_key_domain(&k), &json!({}))
+            .await
+            .unwrap(),
+        0
+    );
 }

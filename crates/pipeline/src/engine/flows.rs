@@ -122,7 +122,9 @@ impl Engine {
     /// One pass over a connector's refund stream (`"refunds"`): from the cursor to now. Only
     /// completed refunds post (see the [engine docs](crate::engine)).
     pub async fn sync_refunds(&self, connector: &dyn MarketplaceConnector) -> Result<SyncReport> {
-        self.walk_stream(connector, super::Flow::Refunds).await
+        self.walk_stream(connector, super::Flow::Refunds)
+            .await?
+            .records()
     }
 
     /// The refund reversal journals booked for an order (by its completed refunds), oldest

@@ -15,7 +15,7 @@ pub struct Migration {
 }
 
 /// The schema version this crate migrates to.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Creates the migrations table (both dialects accept it).
 pub(crate) const BOOTSTRAP: &str = "CREATE TABLE IF NOT EXISTS ms_migrations (
@@ -168,6 +168,26 @@ CREATE TABLE IF NOT EXISTS ms_snapshot (
 );
 CREATE INDEX IF NOT EXISTS ms_snapshot_parent
     ON ms_snapshot (parent_channel, parent_shop, parent_kind, parent_id);
+"#,
+    },
+    Migration {
+        version: 4,
+        name: "webhook deliveries, raw archive retention",
+        sqlite: r#"
+CREATE TABLE IF NOT EXISTS ms_delivery (
+    key TEXT PRIMARY KEY, recorded_at BIGINT NOT NULL, expires_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ms_delivery_expiry ON ms_delivery (expires_at);
+CREATE INDEX IF NOT EXISTS ms_raw_first_seen ON ms_raw (first_seen);
+CREATE INDEX IF NOT EXISTS ms_exception_hash ON ms_exception (content_hash);
+"#,
+        postgres: r#"
+CREATE TABLE IF NOT EXISTS ms_delivery (
+    key TEXT PRIMARY KEY, recorded_at BIGINT NOT NULL, expires_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ms_delivery_expiry ON ms_delivery (expires_at);
+CREATE INDEX IF NOT EXISTS ms_raw_first_seen ON ms_raw (first_seen);
+CREATE INDEX IF NOT EXISTS ms_exception_hash ON ms_exception (content_hash);
 "#,
     },
 ];

@@ -10,6 +10,13 @@
 //! | audit log | `ms_audit` | sequence (append-only) | replays, resolutions, operator actions |
 //! | exception queue | `ms_exception` | fingerprint (unique) | when a record cannot be posted |
 //! | record snapshots | `ms_snapshot` | (channel, shop, kind, external id); indexed by parent | when an event is handled (canonical form, no personal data) |
+//! | webhook deliveries | `ms_delivery` | delivery key (unique), with an expiry | when a webhook delivery was processed |
+//!
+//! **Personal data.** The raw archive is the one table that keeps a record as the platform sent
+//! it (replay re-reads it); [`Store::purge_raw`] deletes what is older than the retention
+//! ([`RawRetention`]). Exception rows and snapshots keep the canonical record with every clear
+//! [`marketsync_core::Pii`] value masked ([`redact_pii`], applied by both backends when they
+//! write, so no caller can forget it).
 //!
 //! Both backends answer the same way: a second claim of an idempotency key — whether it loses a
 //! race on the unique constraint or comes later — is [`Claim::Existing`] with the entry that won.
@@ -23,6 +30,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use marketsync_core::delivery::DeliveryLog;
 use marketsync_core::{
     Channel, ContentHash, Cursor, ErpDocumentId, Error, ErrorKind, EventKind, IdempotencyKey,
     RawRecord, ReasonCode, Result, Revision, ShopId, TimeWindow,
@@ -33,11 +41,13 @@ pub mod conformance;
 mod migrations;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod redact;
 mod rows;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 pub use migrations::{Migration, SCHEMA_VERSION};
+pub use redact::redact_pii;
 
 /// One incremental stream of one shop: `(channel, shop, "orders")`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -236,7 +246,8 @@ pub struct Head {
 /// (a refund's order). The engine keeps orders here so a refund can be booked against the
 /// order it refunds, and refunds so a settlement can clear what they reversed.
 ///
-/// Never holds personal data: the engine strips buyer and address before saving.
+/// Never holds clear personal data: the engine strips buyer and address before saving, and the
+/// store masks any [`marketsync_core::Pii`] value left in the body ([`redact_pii`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
     /// The record.
@@ -249,6 +260,41 @@ pub struct Snapshot {
     pub body: serde_json::Value,
     /// When it was written.
     pub updated_at: DateTime<Utc>,
+}
+
+impl Snapshot {
+    /// The body as the store keeps it: JSON text with personal data masked.
+    pub(crate) fn stored_body(&self) -> String {
+        json_text(&redact_pii(&self.body))
+    }
+}
+
+/// How long the raw archive keeps payloads: [`Store::purge_raw`] deletes those first seen
+/// before `now − retention`, except those an open exception points at (a replay may need
+/// them). The archive is the one place that keeps personal data in clear; keep it as short as
+/// the audit and replay needs allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawRetention {
+    /// How long a payload is kept after it was first seen.
+    pub keep: Duration,
+}
+
+impl RawRetention {
+    /// Keeps payloads for `days` days.
+    pub fn days(days: u32) -> RawRetention {
+        RawRetention {
+            keep: Duration::from_secs(u64::from(days) * 86_400),
+        }
+    }
+
+    /// The first-seen time before which payloads are purged (the epoch floor when the
+    /// retention reaches further back than time can).
+    pub fn cutoff(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        chrono::Duration::from_std(self.keep)
+            .ok()
+            .and_then(|d| now.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
 }
 
 /// One link of the lineage chain: marketplace record ↔ envelope ↔ ERP document ↔ settlement
@@ -386,6 +432,12 @@ pub struct NewException {
 }
 
 impl NewException {
+    /// The canonical record as the store keeps it: JSON text with personal data masked
+    /// ([`redact_pii`]). Both backends write exception rows through this.
+    pub(crate) fn stored_canonical(&self) -> Option<String> {
+        self.canonical.as_ref().map(|c| json_text(&redact_pii(c)))
+    }
+
     /// The dedup fingerprint: the same record failing again bumps `attempts` and `last_seen`
     /// instead of adding a row.
     pub fn fingerprint(&self) -> String {
@@ -500,6 +552,14 @@ pub trait Store: Send + Sync {
     /// An archived payload.
     async fn raw(&self, hash: &ContentHash) -> Result<Option<RawRecord>>;
 
+    /// Deletes archived payloads first seen before `before`, except those an open exception
+    /// points at (its replay may re-read them). Returns how many were deleted. The default
+    /// answers `Unsupported`; both built-in backends implement it.
+    async fn purge_raw(&self, before: DateTime<Utc>) -> Result<u64> {
+        let _ = before;
+        Err(Error::unsupported("purge_raw"))
+    }
+
     // --- idempotency ledger ---
 
     /// Claims a key: [`Claim::Acquired`] when it is new, [`Claim::Existing`] otherwise — the
@@ -597,6 +657,76 @@ pub trait Store: Send + Sync {
     async fn snapshots_of(&self, parent: &RecordKey) -> Result<Vec<Snapshot>> {
         let _ = parent;
         Err(Error::unsupported("snapshots_of"))
+    }
+
+    // --- webhook deliveries (schema version 4) ---
+
+    /// Records a processed webhook delivery key until `expires_at`. `true` when it was new
+    /// (or its earlier record had expired), `false` when it is already recorded — the unique
+    /// key decides, so two workers recording the same key get one `true`. The default answers
+    /// `Unsupported`; both built-in backends implement it.
+    async fn record_delivery(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let _ = (key, now, expires_at);
+        Err(Error::unsupported("record_delivery"))
+    }
+
+    /// Whether a delivery key is recorded and not expired at `now`.
+    async fn delivery_seen(&self, key: &str, now: DateTime<Utc>) -> Result<bool> {
+        let _ = (key, now);
+        Err(Error::unsupported("delivery_seen"))
+    }
+
+    /// Deletes delivery records expired at `now`; returns how many.
+    async fn purge_deliveries(&self, now: DateTime<Utc>) -> Result<u64> {
+        let _ = now;
+        Err(Error::unsupported("purge_deliveries"))
+    }
+}
+
+/// The store as a durable webhook [`DeliveryLog`]: processed deliveries survive a restart and
+/// are shared by every worker on the same database.
+#[derive(Clone)]
+pub struct StoreDeliveryLog {
+    store: std::sync::Arc<dyn Store>,
+}
+
+impl fmt::Debug for StoreDeliveryLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreDeliveryLog")
+            .field("backend", &self.store.backend())
+            .finish()
+    }
+}
+
+impl StoreDeliveryLog {
+    /// Wraps a store.
+    pub fn new(store: std::sync::Arc<dyn Store>) -> StoreDeliveryLog {
+        StoreDeliveryLog { store }
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for StoreDeliveryLog {
+    async fn contains(&self, key: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.store.delivery_seen(key, now).await
+    }
+
+    async fn insert(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.store.record_delivery(key, now, expires_at).await
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64> {
+        self.store.purge_deliveries(now).await
     }
 }
 

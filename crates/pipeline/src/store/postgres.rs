@@ -471,6 +471,18 @@ impl Store for PgStore {
         .transpose()
     }
 
+    async fn purge_raw(&self, before: DateTime<Utc>) -> Result<u64> {
+        let c = self.conn().await;
+        c.execute(
+            "DELETE FROM ms_raw WHERE first_seen < $1 AND NOT EXISTS (\
+             SELECT 1 FROM ms_exception x WHERE x.content_hash = ms_raw.hash \
+             AND x.status = 'open')",
+            &[&micros(before)],
+        )
+        .await
+        .map_err(map_err)
+    }
+
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim> {
         let c = self.conn().await;
         let now = micros(request.now);
@@ -735,7 +747,7 @@ impl Store for PgStore {
             insert_raw(&tx, raw, x.now).await?;
         }
         let (ws, we) = window_parts(x.window.as_ref());
-        let canonical = x.canonical.as_ref().map(json_text);
+        let canonical = x.stored_canonical();
         let fingerprint = x.fingerprint();
         let channel = x.stream.channel.name();
         let reason = x.reason.as_str().into_owned();
@@ -880,13 +892,56 @@ impl Store for PgStore {
                 &ps,
                 &pk,
                 &pid,
-                &json_text(&snapshot.body),
+                &snapshot.stored_body(),
                 &micros(snapshot.updated_at),
             ],
         )
         .await
         .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn record_delivery(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let c = self.conn().await;
+        // New, or replaces a record that has expired; a live record is left alone (the
+        // primary key decides between two workers).
+        let n = c
+            .execute(
+                "INSERT INTO ms_delivery (key, recorded_at, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET recorded_at = excluded.recorded_at, \
+                 expires_at = excluded.expires_at WHERE ms_delivery.expires_at <= $2",
+                &[&key, &micros(now), &micros(expires_at)],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(n > 0)
+    }
+
+    async fn delivery_seen(&self, key: &str, now: DateTime<Utc>) -> Result<bool> {
+        let c = self.conn().await;
+        let row = c
+            .query_opt(
+                "SELECT 1 FROM ms_delivery WHERE key = $1 AND expires_at > $2",
+                &[&key, &micros(now)],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn purge_deliveries(&self, now: DateTime<Utc>) -> Result<u64> {
+        let c = self.conn().await;
+        c.execute(
+            "DELETE FROM ms_delivery WHERE expires_at <= $1",
+            &[&micros(now)],
+        )
+        .await
+        .map_err(map_err)
     }
 
     async fn snapshot(&self, record: &RecordKey) -> Result<Option<Snapshot>> {

@@ -422,6 +422,22 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn purge_raw(&self, before: DateTime<Utc>) -> Result<u64> {
+        let cutoff = micros(before);
+        self.with(move |c| {
+            let n = c
+                .exec(
+                    "DELETE FROM ms_raw WHERE first_seen < ?1 AND NOT EXISTS (\
+                     SELECT 1 FROM ms_exception x WHERE x.content_hash = ms_raw.hash \
+                     AND x.status = 'open')",
+                    params![cutoff],
+                )
+                .map_err(map_err)?;
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim> {
         let req = request.clone();
         self.with(move |c| {
@@ -708,7 +724,7 @@ impl Store for SqliteStore {
             }
             let (ws, we) = window_parts(x.window.as_ref());
             let now = micros(x.now);
-            let canonical = x.canonical.as_ref().map(json_text);
+            let canonical = x.stored_canonical();
             let raw = tx
                 .row(
                     &format!(
@@ -862,12 +878,63 @@ impl Store for SqliteStore {
                     ps,
                     pk,
                     pid,
-                    json_text(&s.body),
+                    s.stored_body(),
                     micros(s.updated_at)
                 ],
             )
             .map_err(map_err)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn record_delivery(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            // New, or replaces a record that has expired; a live record is left alone.
+            let n = c
+                .exec(
+                    "INSERT INTO ms_delivery (key, recorded_at, expires_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (key) DO UPDATE SET recorded_at = excluded.recorded_at, \
+                     expires_at = excluded.expires_at WHERE ms_delivery.expires_at <= ?2",
+                    params![key, micros(now), micros(expires_at)],
+                )
+                .map_err(map_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn delivery_seen(&self, key: &str, now: DateTime<Utc>) -> Result<bool> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            let found: Option<i64> = c
+                .row(
+                    "SELECT 1 FROM ms_delivery WHERE key = ?1 AND expires_at > ?2",
+                    params![key, micros(now)],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(map_err)?;
+            Ok(found.is_some())
+        })
+        .await
+    }
+
+    async fn purge_deliveries(&self, now: DateTime<Utc>) -> Result<u64> {
+        self.with(move |c| {
+            let n = c
+                .exec(
+                    "DELETE FROM ms_delivery WHERE expires_at <= ?1",
+                    params![micros(now)],
+                )
+                .map_err(map_err)?;
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
         })
         .await
     }

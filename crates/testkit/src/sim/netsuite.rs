@@ -195,6 +195,9 @@ pub enum SimFault {
     ServerError,
     /// Commit the next write, then break the connection instead of answering.
     CommitThenDropResponse,
+    /// Hold the next write this long before carrying it out (the client may time out and retry
+    /// meanwhile; the held write still lands afterwards).
+    HoldWrite(Duration),
 }
 
 #[derive(Clone, Debug)]
@@ -235,6 +238,7 @@ struct Shared {
     latency_ms: AtomicU64,
     nonces: Mutex<HashSet<(String, String)>>,
     audit: Mutex<Vec<String>>,
+    held: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -278,6 +282,7 @@ pub async fn start(config: NetSuiteSimConfig) -> std::io::Result<NetSuiteSim> {
         throttled: AtomicUsize::new(0),
         nonces: Mutex::new(HashSet::new()),
         audit: Mutex::new(Vec::new()),
+        held: AtomicUsize::new(0),
     });
     let app = Router::new().fallback(dispatch).with_state(shared.clone());
     let task = tokio::spawn(async move {
@@ -355,6 +360,11 @@ impl NetSuiteSim {
         self.shared.peak.store(0, Ordering::SeqCst);
     }
 
+    /// Writes held by [`SimFault::HoldWrite`] that have not been carried out yet.
+    pub fn held_writes(&self) -> usize {
+        self.shared.held.load(Ordering::SeqCst)
+    }
+
     /// Requests refused by the concurrency limit or a throttle fault.
     pub fn throttled(&self) -> usize {
         self.shared.throttled.load(Ordering::SeqCst)
@@ -425,6 +435,7 @@ fn base_string(
     path: &str,
     raw_query: Option<&str>,
     oauth: &[(String, String)],
+    form: &[(String, String)],
 ) -> String {
     let host = host.to_ascii_lowercase();
     let host = match (scheme, host.rsplit_once(':')) {
@@ -440,6 +451,9 @@ fn base_string(
         for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
             params.push((enc(&k), enc(&v)));
         }
+    }
+    for (k, v) in form {
+        params.push((enc(k), enc(v)));
     }
     params.sort();
     let joined: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -457,11 +471,31 @@ fn hmac_sha256_b64(key: &str, msg: &str) -> Option<String> {
     Some(base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
 }
 
+/// The parameters of an `application/x-www-form-urlencoded` body, which RFC 5849 §3.4.1.3.1
+/// signs (any other body is not signed).
+fn form_params(headers: &HeaderMap, body: &[u8]) -> Vec<(String, String)> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Vec::new();
+    }
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
 fn verify(
     shared: &Shared,
     method: &Method,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
+    body: &[u8],
 ) -> Result<(), String> {
     let cfg = &shared.config;
     let value = headers
@@ -509,6 +543,7 @@ fn verify(
         uri.path(),
         uri.query(),
         &params,
+        &form_params(headers, body),
     );
     let key = format!("{}&{}", enc(&cfg.consumer_secret), enc(&cfg.token_secret));
     let expected = hmac_sha256_b64(&key, &base).ok_or("bad key")?;
@@ -656,20 +691,20 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
     let (parts, body) = req.into_parts();
-    if let Err(why) = verify(&shared, &parts.method, &parts.uri, &parts.headers) {
-        lock(&shared.audit).push(why);
-        return invalid_login();
-    }
     let body = match axum::body::to_bytes(body, 104 * 1024 * 1024).await {
         Ok(b) => b,
         Err(_) => return user_error("The request body could not be read."),
     };
+    if let Err(why) = verify(&shared, &parts.method, &parts.uri, &parts.headers, &body) {
+        lock(&shared.audit).push(why);
+        return invalid_login();
+    }
     let path = parts.uri.path().to_owned();
     let is_write = parts.method != Method::GET && !path.ends_with("/query/v1/suiteql");
     let fault = {
         let mut q = lock(&shared.faults);
         match q.front() {
-            Some(SimFault::CommitThenDropResponse) if !is_write => None,
+            Some(SimFault::CommitThenDropResponse | SimFault::HoldWrite(_)) if !is_write => None,
             Some(_) => q.pop_front(),
             None => None,
         }
@@ -688,6 +723,26 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             );
         }
         _ => {}
+    }
+    if let Some(SimFault::HoldWrite(hold)) = fault {
+        // The write runs on its own task: it commits after the hold even though the client
+        // has given up (and dropped this handler) by then.
+        shared.held.fetch_add(1, Ordering::SeqCst);
+        let task_shared = shared.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(hold).await;
+            let response = route(
+                &task_shared,
+                &parts.method,
+                &path,
+                parts.uri.query(),
+                &parts.headers,
+                &body,
+            );
+            task_shared.held.fetch_sub(1, Ordering::SeqCst);
+            response
+        });
+        return task.await.unwrap_or_else(|_| dropped());
     }
     let drop_response = fault == Some(SimFault::CommitThenDropResponse);
     let response = route(
@@ -1445,6 +1500,7 @@ mod tests {
             "/services/rest/record/v1/employee/40",
             None,
             &params,
+            &[],
         );
         assert_eq!(
             base,
@@ -1485,6 +1541,7 @@ mod tests {
             "/app/site/hosting/restlet.nl",
             Some("script=6&deploy=1&customParam=someValue&testParam=someOtherValue"),
             &oauth,
+            &[],
         );
         let key = "d26ad321a4b2f23b0741c8d38392ce01c3e23e109df6c96eac6d099e9ab9e8b5&c29a677df7d5439a458c063654187e3d678d73aca8e3c9d8bea1478a3eb0d295";
         assert_eq!(
@@ -1530,5 +1587,55 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    /// RFC 5849 §3.4.1.1: the form body `c2&a3=2+q` is part of the base string the simulator
+    /// verifies, exactly as the RFC prints it.
+    #[test]
+    fn verifier_signs_form_body_parameters_like_rfc5849() {
+        let oauth: Vec<(String, String)> = [
+            ("realm", "Example"),
+            ("oauth_consumer_key", "9djdj82h48djs9d2"),
+            ("oauth_token", "kkk9d7dh3k39sjv7"),
+            ("oauth_signature_method", "HMAC-SHA1"),
+            ("oauth_timestamp", "137131201"),
+            ("oauth_nonce", "7d8f3e4a"),
+            ("oauth_signature", "bYT5CMsGcbgUdFHObYMEfcx6bsw="),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let form = form_params(&headers, b"c2&a3=2+q");
+        let base = base_string(
+            "POST",
+            "http",
+            "example.com",
+            "/request",
+            Some("b5=%3D%253D&a3=a&c%40=&a2=r%20b"),
+            &oauth,
+            &form,
+        );
+        assert_eq!(
+            base,
+            concat!(
+                "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q",
+                "%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_",
+                "key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_m",
+                "ethod%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk",
+                "9d7dh3k39sjv7"
+            )
+        );
+        // A JSON body is not signed.
+        let mut json = HeaderMap::new();
+        json.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(form_params(&json, b"c2&a3=2+q").is_empty());
     }
 }

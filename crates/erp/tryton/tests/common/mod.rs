@@ -3,7 +3,9 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use marketsync_tryton::{TrytonAdapter, TrytonConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -87,9 +89,14 @@ pub fn adapter(config: TrytonConfig) -> Arc<TrytonAdapter> {
 pub enum ProxyFault {
     /// Answer the next request with HTTP 503 without forwarding it.
     ServerError,
-    /// Forward the next `model.*.create` call, let the server commit it, then close the
-    /// connection without answering.
+    /// Answer the next write with HTTP 503 without forwarding it (reads pass).
+    ServerErrorOnWrite,
+    /// Forward the next write (`model.*.create` or `model.*.marketsync_upsert`), let the server
+    /// commit it, then close the connection without answering.
     DropResponseAfterCommit,
+    /// Hold the next write this long before forwarding it (the client times out meanwhile;
+    /// the write still reaches the server afterwards).
+    HoldWrite(Duration),
 }
 
 /// A loopback TCP proxy in front of the Tryton server. Each request is forwarded on its own
@@ -97,6 +104,7 @@ pub enum ProxyFault {
 pub struct FaultProxy {
     pub port: u16,
     fault: Arc<Mutex<Option<ProxyFault>>>,
+    held: Arc<AtomicUsize>,
 }
 
 impl FaultProxy {
@@ -104,17 +112,25 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let fault: Arc<Mutex<Option<ProxyFault>>> = Arc::new(Mutex::new(None));
-        let f = fault.clone();
+        let held = Arc::new(AtomicUsize::new(0));
+        let (f, h) = (fault.clone(), held.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let f = f.clone();
+                let (f, h) = (f.clone(), h.clone());
                 let upstream = upstream.clone();
                 tokio::spawn(async move {
-                    let _ = serve(client, upstream, f).await;
+                    let _ = serve(client, upstream, f, h).await;
                 });
             }
         });
-        FaultProxy { port, fault }
+        FaultProxy { port, fault, held }
+    }
+
+    /// Waits until no held write is still on its way to the server or back.
+    pub async fn wait_for_held(&self) {
+        while self.held.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub fn inject(&self, fault: ProxyFault) {
@@ -179,22 +195,43 @@ async fn serve(
     mut client: TcpStream,
     upstream: String,
     fault: Arc<Mutex<Option<ProxyFault>>>,
+    held: Arc<AtomicUsize>,
 ) -> std::io::Result<()> {
     // One request per client connection: the upstream closes after its answer, and so do we.
     if let Some(request) = read_request(&mut client).await? {
-        let is_create = {
+        let is_write = {
             let text = String::from_utf8_lossy(&request);
-            text.contains("\"method\":\"model.") && text.contains(".create\"")
+            text.contains("\"method\":\"model.")
+                && (text.contains(".create\"") || text.contains(".marketsync_upsert\""))
         };
         let action = {
             let mut f = fault.lock().unwrap();
             match *f {
                 Some(ProxyFault::ServerError) => f.take(),
-                Some(ProxyFault::DropResponseAfterCommit) if is_create => f.take(),
+                Some(
+                    ProxyFault::DropResponseAfterCommit
+                    | ProxyFault::HoldWrite(_)
+                    | ProxyFault::ServerErrorOnWrite,
+                ) if is_write => f.take(),
                 _ => None,
             }
         };
-        if action == Some(ProxyFault::ServerError) {
+        if let Some(ProxyFault::HoldWrite(hold)) = action {
+            // This task is ours, not the client's: the write reaches the server after the
+            // hold even though the client has given up on it by then.
+            held.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(hold).await;
+            let result = forward(&request, &upstream).await;
+            held.fetch_sub(1, Ordering::SeqCst);
+            if let Ok(response) = result {
+                let _ = client.write_all(&with_connection_close(&response)).await;
+            }
+            return Ok(());
+        }
+        if matches!(
+            action,
+            Some(ProxyFault::ServerError | ProxyFault::ServerErrorOnWrite)
+        ) {
             client
                 .write_all(
                     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -202,10 +239,7 @@ async fn serve(
                 .await?;
             return Ok(());
         }
-        let mut up = TcpStream::connect(&upstream).await?;
-        up.write_all(&with_connection_close(&request)).await?;
-        let mut response = Vec::new();
-        up.read_to_end(&mut response).await?;
+        let response = forward(&request, &upstream).await?;
         if action == Some(ProxyFault::DropResponseAfterCommit) {
             // The server has answered, so it committed: lose the answer.
             return Ok(());
@@ -214,4 +248,13 @@ async fn serve(
         client.write_all(&with_connection_close(&response)).await?;
     }
     Ok(())
+}
+
+/// Sends one request upstream on its own connection and reads the whole answer.
+async fn forward(request: &[u8], upstream: &str) -> std::io::Result<Vec<u8>> {
+    let mut up = TcpStream::connect(upstream).await?;
+    up.write_all(&with_connection_close(request)).await?;
+    let mut response = Vec::new();
+    up.read_to_end(&mut response).await?;
+    Ok(response)
 }

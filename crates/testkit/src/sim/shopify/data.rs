@@ -475,3 +475,39 @@ fn balance_txn(
         "associatedOrder": order.map_or(Value::Null, |id| json!({"__typename": "ShopifyPaymentsAssociatedOrder", "id": id})),
     })
 }
+
+/// A payout issued (published) at `issued`, paying the charge of `order` — a sale made, and
+/// a balance transaction dated, long before: a payout for a period already walked.
+pub fn late_payout(legacy: u64, issued: DateTime<Utc>, order: &SimOrder) -> SimPayout {
+    let amount: i64 = order.json["totalPriceSet"]["shopMoney"]["amount"]
+        .as_str()
+        .and_then(|a| a.replace('.', "").parse().ok())
+        .unwrap_or(0);
+    let fee = (amount * 29 + 500).div_euclid(1000) + 30;
+    let net = amount - fee;
+    let txns = vec![
+        balance_txn(
+            legacy * 10,
+            "CHARGE",
+            amount,
+            fee,
+            order.updated_at,
+            Some(&order.json["id"]),
+        ),
+        balance_txn(legacy * 10 + 9, "PAYOUT", -net, 0, issued, None),
+    ];
+    SimPayout {
+        json: json!({
+            "__typename": "ShopifyPaymentsPayout",
+            "id": format!("gid://shopify/ShopifyPaymentsPayout/{legacy}"),
+            "legacyResourceId": legacy.to_string(),
+            "issuedAt": iso(issued),
+            "status": "PAID",
+            "transactionType": "DEPOSIT",
+            "net": money(net, "USD"),
+        }),
+        legacy_id: legacy,
+        issued_at: issued,
+        transactions: txns,
+    }
+}

@@ -23,6 +23,9 @@
 //!   `IDEMPOTENCY_KEY_PARAMETER_MISMATCH`) and `fulfillmentCreate` against fulfilment orders.
 //! * **Faults** on demand ([`SimFault`]): throttle stating an exact wait, 5xx, a delayed
 //!   answer (client timeout), a malformed record and a duplicated record in the next page.
+//! * **Late records**: [`ShopifySim::publish_late_order`] (an order created inside the seeded
+//!   window, updated later) and [`ShopifySim::publish_late_payout`] (a payout issued later
+//!   for a charge made inside the window).
 
 pub mod data;
 pub mod gql;
@@ -275,6 +278,55 @@ impl ShopifySim {
                 *amount = json!(data::cents(cents + added));
             }
         });
+    }
+
+    /// Makes a late order visible: a copy of the first paid order of the window under a new
+    /// id, keeping its creation time, with `updatedAt` set to `updated_at`. Returns its GID.
+    pub fn publish_late_order(&self, updated_at: DateTime<Utc>) -> Option<String> {
+        let (start, end) = self.window();
+        self.with(|s| {
+            let template = s
+                .orders
+                .iter()
+                .filter(|o| o.updated_at >= start && o.updated_at < end)
+                .find(|o| o.json["displayFinancialStatus"] == "PAID")?
+                .clone();
+            s.next_id += 1;
+            let id = s.next_id;
+            let mut json = template.json;
+            json["id"] = json!(format!("gid://shopify/Order/{id}"));
+            json["legacyResourceId"] = json!(id.to_string());
+            json["name"] = json!(format!("#L{id}"));
+            json["updatedAt"] = json!(data::iso(updated_at));
+            let gid = format!("gid://shopify/Order/{id}");
+            s.orders.push(SimOrder {
+                id,
+                updated_at,
+                json,
+            });
+            Some(gid)
+        })
+        .flatten()
+    }
+
+    /// Issues a late payout at `issued_at`, paying the charge of the first paid order of the
+    /// window (dated when that order was paid). Returns the payout's GID.
+    pub fn publish_late_payout(&self, issued_at: DateTime<Utc>) -> Option<String> {
+        let (start, end) = self.window();
+        self.with(|s| {
+            let order = s
+                .orders
+                .iter()
+                .filter(|o| o.updated_at >= start && o.updated_at < end)
+                .find(|o| o.json["displayFinancialStatus"] == "PAID")?
+                .clone();
+            let legacy = 9_100 + s.payouts.len() as u64;
+            let payout = data::late_payout(legacy, issued_at, &order);
+            let gid = payout.json["id"].as_str().map(str::to_owned);
+            s.payouts.push(payout);
+            gid
+        })
+        .flatten()
     }
 
     /// Queues a fault.

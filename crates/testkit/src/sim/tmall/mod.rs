@@ -19,6 +19,11 @@
 //!   `code 7 "App Call Limited"`, `sub_msg "This ban will last for N more seconds"`.
 //! * **Faults** on demand ([`SimFault`]): throttle, `isp.*` remote error, HTTP 5xx, delayed
 //!   response (client timeout), malformed record, duplicated record.
+//! * **Late records**: [`TmallSim::publish_late_trade`] makes a trade visible whose `created`
+//!   lies in the seeded range but whose `modified` is later (an old trade released or amended
+//!   after its window was walked); [`TmallSim::publish_late_bill`] adds a bill debited inside
+//!   the seeded range whose `gmt_create` / `gmt_modified` is later (TOP books it on its debit
+//!   day, so the day's bills change after the day was read).
 //! * Also: `taobao.trade.fullinfo.get`, `taobao.bill.bills.get`, `taobao.item.quantity.update`,
 //!   `taobao.skus.quantity.update`, `taobao.logistics.offline.send`.
 
@@ -309,6 +314,71 @@ impl TmallSim {
             .iter()
             .find(|t| t.tid == tid)
             .map(|t| t.json.clone())
+    }
+
+    /// Makes a late trade visible: a copy of the earliest-modified seeded trade under a new
+    /// `tid` (and sub-order ids), keeping its `created` and times of payment, with `modified`
+    /// set to `modified`. Returns the new `tid`.
+    pub fn publish_late_trade(&self, modified: DateTime<Utc>) -> Option<String> {
+        let mut inner = self.shared.lock();
+        let n = inner.trades.len() as u64 + 1;
+        let template = inner
+            .trades
+            .iter()
+            .min_by_key(|t| (t.modified, t.tid.clone()))?;
+        let mut json = template.json.clone();
+        let shift = 1_000_000_000_u64.checked_add(n)?;
+        let tid = template.tid.parse::<u64>().ok()?.checked_add(shift)?;
+        json["tid"] = json!(tid);
+        json["tid_str"] = json!(tid.to_string());
+        json["modified"] = json!(top_time(modified));
+        if let Some(orders) = json["orders"]["order"].as_array_mut() {
+            for o in orders.iter_mut() {
+                let oid = o["oid"]
+                    .as_u64()
+                    .or_else(|| o["oid_str"].as_str().and_then(|v| v.parse().ok()))
+                    .and_then(|v: u64| v.checked_add(shift))?;
+                o["oid"] = json!(oid);
+                o["oid_str"] = json!(oid.to_string());
+            }
+        }
+        inner.trades.push(TradeRow {
+            tid: tid.to_string(),
+            modified,
+            json,
+        });
+        Some(tid.to_string())
+    }
+
+    /// Adds a late bill: a copy of the bill with the earliest debit (`pay_time`) under a new
+    /// `bid`, created and modified at `published`, debited on the same day as the original.
+    /// Returns the new `bid`.
+    pub fn publish_late_bill(&self, published: DateTime<Utc>) -> Option<u64> {
+        let mut inner = self.shared.lock();
+        let template = inner
+            .bills
+            .iter()
+            .filter(|b| b["status"] == json!(1))
+            .min_by_key(|b| {
+                (
+                    b["pay_time"].as_str().unwrap_or_default().to_owned(),
+                    b["bid"].as_u64().unwrap_or(0),
+                )
+            })?
+            .clone();
+        let bid = inner
+            .bills
+            .iter()
+            .filter_map(|b| b["bid"].as_u64())
+            .max()?
+            .checked_add(1)?;
+        let mut bill = template;
+        bill["bid"] = json!(bid);
+        bill["gmt_create"] = json!(top_time(published));
+        bill["gmt_modified"] = json!(top_time(published));
+        bill["alipay_notice"] = json!("补扣技术服务费");
+        inner.bills.push(bill);
+        Some(bid)
     }
 
     /// How many calls a method received (all outcomes).

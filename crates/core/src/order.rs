@@ -7,10 +7,38 @@ use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::error::ReasonCode;
 use crate::ids::{Channel, ListingId, OrderId, OrderLineId, Revision, ShopId, Sku, TimeZoneId};
 use crate::money::{Currency, Money, MoneyError};
 use crate::pii::{Mask, Pii, mask_text};
 use crate::raw::RawPayloadRef;
+
+/// The most units one line may carry. Beyond it a quantity is taken for a corrupt payload
+/// (`u32::MAX` units would overflow every downstream sum) and refused with
+/// [`ReasonCode::InvalidQuantity`](crate::ReasonCode::InvalidQuantity).
+pub const MAX_LINE_QUANTITY: u32 = 1_000_000;
+
+/// The earliest timestamp a record may carry (1970-01-01T00:00:00Z, inclusive).
+pub fn earliest_plausible_time() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// The first instant no record may reach (3000-01-01T00:00:00Z, exclusive).
+pub fn latest_plausible_time() -> DateTime<Utc> {
+    // 32_503_680_000 s after the epoch is 3000-01-01T00:00:00Z, well inside chrono's range.
+    DateTime::<Utc>::from_timestamp(32_503_680_000, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// True when `t` lies in `[1970-01-01, 3000-01-01)`: a year such as −2026 or 0001 is a corrupt
+/// payload, not a date to book.
+pub fn is_plausible_time(t: DateTime<Utc>) -> bool {
+    t >= earliest_plausible_time() && t < latest_plausible_time()
+}
+
+/// True when a rate given as a fraction lies in `0..=1` (0 % to 100 %).
+pub fn is_fraction(rate: Decimal) -> bool {
+    rate >= Decimal::ZERO && rate <= Decimal::ONE
+}
 
 /// The standardized order lifecycle. Every platform status maps to exactly one of these; the
 /// platform's own string is kept beside it in [`Order::raw_status`].
@@ -526,8 +554,12 @@ impl Order {
 
     /// Checks the order's internal consistency: at least one line, every amount in the order
     /// currency and rounded to its minor unit, no negative prices, discounts or taxes, unique
-    /// line ids, shipped ≤ ordered, `placed_at ≤ updated_at`, and payments (when present)
-    /// adding up to the buyer total.
+    /// line ids, `1 ≤ quantity ≤` [`MAX_LINE_QUANTITY`], shipped ≤ ordered, a line's (and a
+    /// shipping charge's) discounts no larger than its gross, tax rates in `0..=1`, every time
+    /// plausible ([`is_plausible_time`]), `placed_at ≤ updated_at`, `placed_at ≤ paid_at`, and
+    /// payments (when present) adding up to the buyer total.
+    ///
+    /// [`OrderError::reason`] gives the exception-queue reason of a failure.
     pub fn validate(&self) -> Result<(), OrderError> {
         if self.lines.is_empty() {
             return Err(OrderError::NoLines);
@@ -537,9 +569,31 @@ impl Order {
             if !seen.insert(&line.line_id) {
                 return Err(OrderError::DuplicateLine(line.line_id.clone()));
             }
+            if line.quantity == 0 || line.quantity > MAX_LINE_QUANTITY {
+                return Err(OrderError::InvalidQuantity {
+                    line: line.line_id.clone(),
+                    quantity: line.quantity,
+                });
+            }
             if line.quantity_shipped > line.quantity {
                 return Err(OrderError::OverShipped(line.line_id.clone()));
             }
+        }
+        let times = [Some(self.placed_at), self.paid_at, Some(self.updated_at)]
+            .into_iter()
+            .chain(self.payments.iter().map(|p| p.paid_at))
+            .flatten();
+        for t in times {
+            if !is_plausible_time(t) {
+                return Err(OrderError::ImplausibleTime(t));
+            }
+        }
+        if let Some(rate) = self
+            .all_taxes()
+            .filter_map(|t| t.rate)
+            .find(|r| !is_fraction(*r))
+        {
+            return Err(OrderError::RateOutOfRange(rate));
         }
         let amounts = self
             .lines
@@ -563,6 +617,24 @@ impl Order {
         }
         if self.placed_at > self.updated_at {
             return Err(OrderError::TimeOrder);
+        }
+        if self.paid_at.is_some_and(|p| p < self.placed_at) {
+            return Err(OrderError::PaidBeforePlaced);
+        }
+        for line in &self.lines {
+            let gross = line.gross().map_err(OrderError::Money)?;
+            let discounts = Money::sum(self.currency, line.discounts.iter().map(|d| &d.amount))
+                .map_err(OrderError::Money)?;
+            if discounts.amount > gross.amount {
+                return Err(OrderError::DiscountExceeds(line.line_id.to_string()));
+            }
+        }
+        for s in &self.shipping {
+            let discounts = Money::sum(self.currency, s.discounts.iter().map(|d| &d.amount))
+                .map_err(OrderError::Money)?;
+            if discounts.amount > s.amount.amount {
+                return Err(OrderError::DiscountExceeds("shipping".to_owned()));
+            }
         }
         let totals = self.totals().map_err(OrderError::Money)?;
         if totals.buyer_total.is_negative() {
@@ -604,6 +676,26 @@ pub enum OrderError {
     /// `placed_at` after `updated_at`.
     #[error("placed_at is after updated_at")]
     TimeOrder,
+    /// A line's quantity is 0 or above [`MAX_LINE_QUANTITY`].
+    #[error("line {line} has quantity {quantity} (must be 1..={MAX_LINE_QUANTITY})")]
+    InvalidQuantity {
+        /// The line.
+        line: OrderLineId,
+        /// Its quantity.
+        quantity: u32,
+    },
+    /// Discounts larger than what they discount (a line id, or `shipping`).
+    #[error("discounts on {0} exceed its gross amount")]
+    DiscountExceeds(String),
+    /// A tax rate outside `0..=1`.
+    #[error("tax rate {0} is outside 0..=1")]
+    RateOutOfRange(Decimal),
+    /// A time outside the plausible range ([`is_plausible_time`]).
+    #[error("implausible time {0}")]
+    ImplausibleTime(DateTime<Utc>),
+    /// `paid_at` before `placed_at`.
+    #[error("paid_at is before placed_at")]
+    PaidBeforePlaced,
     /// Payments do not add up to what the buyer owes.
     #[error("payments {paid} do not equal buyer total {expected}")]
     PaymentMismatch {
@@ -614,8 +706,43 @@ pub enum OrderError {
     },
 }
 
+impl OrderError {
+    /// The exception-queue reason: `invalid_quantity`, `amount_out_of_range` (negative amounts,
+    /// discounts above their line), `rate_out_of_range`, `invalid_time` (implausible or
+    /// out-of-order times), `money_invalid` (currency, rounding, overflow), else
+    /// `malformed_payload`.
+    pub fn reason(&self) -> ReasonCode {
+        match self {
+            OrderError::InvalidQuantity { .. } => ReasonCode::InvalidQuantity,
+            OrderError::Negative(_) | OrderError::DiscountExceeds(_) => {
+                ReasonCode::AmountOutOfRange
+            }
+            OrderError::RateOutOfRange(_) => ReasonCode::RateOutOfRange,
+            OrderError::TimeOrder
+            | OrderError::ImplausibleTime(_)
+            | OrderError::PaidBeforePlaced => ReasonCode::InvalidTime,
+            OrderError::Money(m) => money_reason(m),
+            OrderError::NoLines
+            | OrderError::DuplicateLine(_)
+            | OrderError::OverShipped(_)
+            | OrderError::PaymentMismatch { .. } => ReasonCode::MalformedPayload,
+        }
+    }
+}
+
+/// The reason of a money error found while validating a record: an unparsable amount or
+/// currency is `malformed_payload`, everything else `money_invalid`.
+pub(crate) fn money_reason(e: &MoneyError) -> ReasonCode {
+    match e {
+        MoneyError::InvalidAmount(_) | MoneyError::UnknownCurrency(_) => {
+            ReasonCode::MalformedPayload
+        }
+        _ => ReasonCode::MoneyInvalid,
+    }
+}
+
 impl From<OrderError> for crate::Error {
     fn from(e: OrderError) -> crate::Error {
-        crate::Error::validation(crate::ReasonCode::MalformedPayload, e.to_string()).with_source(e)
+        crate::Error::validation(e.reason(), e.to_string()).with_source(e)
     }
 }

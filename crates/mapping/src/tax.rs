@@ -86,17 +86,31 @@ impl TaxCheck<'_> {
         tolerance: Decimal,
     ) -> Result<(), Error> {
         let base = self.base(basis).amount;
+        if !(Decimal::ZERO..=Decimal::ONE).contains(&rate) {
+            return Err(self
+                .mismatch(rule, "tax rate outside 0..=1", None)
+                .with_reason(ReasonCode::RateOutOfRange)
+                .with_context("rate", rate));
+        }
+        let overflow = || {
+            self.mismatch(rule, "recomputed tax overflows the decimal range", None)
+                .with_reason(ReasonCode::AmountOutOfRange)
+        };
         let exact = if self.tax.included_in_price {
-            let divisor = Decimal::ONE + rate;
-            if divisor.is_zero() {
-                return Err(self.mismatch(rule, "rate of -100%", None));
-            }
-            base * rate / divisor
+            // rate ≥ 0, so the divisor is at least 1.
+            let divisor = Decimal::ONE.checked_add(rate).ok_or_else(overflow)?;
+            base.checked_mul(rate)
+                .and_then(|v| v.checked_div(divisor))
+                .ok_or_else(overflow)?
         } else {
-            base * rate
+            base.checked_mul(rate).ok_or_else(overflow)?
         };
         let expected = Money::new(exact, self.tax.amount.currency).round(rounding);
-        if (expected.amount - self.tax.amount.amount).abs() > tolerance {
+        let difference = expected
+            .amount
+            .checked_sub(self.tax.amount.amount)
+            .ok_or_else(overflow)?;
+        if difference.abs() > tolerance {
             return Err(self
                 .mismatch(
                     rule,

@@ -80,6 +80,17 @@ pub fn extremes() -> Vec<Value> {
         json!("0.00000000000000000000000000001"),
         json!("1e30"),
         json!("-0.00"),
+        json!("9999999999999999999999999999"),
+        json!("99999999999999999999999999.99"),
+        json!("7922816251426433759354395033.5"),
+        json!("0.01"),
+        json!(u32::MAX),
+        json!(1_000_001),
+        json!(i64::MIN + 1),
+        json!("1969-12-31 23:59:59"),
+        json!("3000-01-01 00:00:00"),
+        json!("2024-03-18 17:12:59"),
+        json!("2024-03-18T17:12:59Z"),
         json!("-1.00"),
         json!("10.005"),
         json!("100.5"),
@@ -184,13 +195,27 @@ impl Mutator {
     }
 
     fn mutate_node(&mut self, v: &mut Value) {
-        match self.rng.range(0, 9) {
-            // Swap for an extreme value (the most common mutation).
-            0..=4 => *v = self.rng.pick(&self.extremes).clone(),
+        match self.rng.range(0, 11) {
+            // Swap for an extreme value of the same JSON type, so the input still deserializes
+            // into the wire type and reaches the normalizer's own checks.
+            0..=3 => {
+                let same: Vec<&Value> = self
+                    .extremes
+                    .iter()
+                    .filter(|x| std::mem::discriminant(*x) == std::mem::discriminant(v))
+                    .collect();
+                *v = if same.is_empty() {
+                    self.rng.pick(&self.extremes).clone()
+                } else {
+                    (*self.rng.pick(&same)).clone()
+                };
+            }
+            // Swap for any extreme value.
+            4..=5 => *v = self.rng.pick(&self.extremes).clone(),
             // Type-aware nudges.
-            5 => *v = self.nudge(v),
+            6..=7 => *v = self.nudge(v),
             // Containers: delete / duplicate / empty / wrap.
-            6 => match v {
+            8 => match v {
                 Value::Object(map) if !map.is_empty() => {
                     let keys: Vec<String> = map.keys().cloned().collect();
                     let k = self.rng.pick(&keys).clone();
@@ -206,7 +231,7 @@ impl Mutator {
                 }
                 other => *other = json!([other.clone()]),
             },
-            7 => match v {
+            9 => match v {
                 Value::Array(items) => items.clear(),
                 Value::Object(map) => {
                     map.insert("__unexpected".into(), self.rng.pick(&self.extremes).clone());
@@ -214,7 +239,7 @@ impl Mutator {
                 other => *other = json!({"value": other.clone()}),
             },
             // Negate or stringify numbers, numberify strings.
-            8 => {
+            10 => {
                 *v = match v.clone() {
                     Value::Number(n) => match n.as_i64() {
                         Some(i) => json!(i.wrapping_neg()),

@@ -35,6 +35,16 @@ pub fn is_plausible_time(t: DateTime<Utc>) -> bool {
     t >= earliest_plausible_time() && t < latest_plausible_time()
 }
 
+/// The largest magnitude, in major units of any currency, that one amount or total of a record
+/// may have: 10^15 (a quadrillion; some 40 billion USD even in VND). Beyond it an amount is taken
+/// for a corrupt payload, not booked.
+pub const MAX_AMOUNT_UNITS: i64 = 1_000_000_000_000_000;
+
+/// True when `|m| ≤` [`MAX_AMOUNT_UNITS`].
+pub fn is_plausible_amount(m: &Money) -> bool {
+    m.amount.abs() <= Decimal::from(MAX_AMOUNT_UNITS)
+}
+
 /// True when a rate given as a fraction lies in `0..=1` (0 % to 100 %).
 pub fn is_fraction(rate: Decimal) -> bool {
     rate >= Decimal::ZERO && rate <= Decimal::ONE
@@ -554,7 +564,8 @@ impl Order {
 
     /// Checks the order's internal consistency: at least one line, every amount in the order
     /// currency and rounded to its minor unit, no negative prices, discounts or taxes, unique
-    /// line ids, `1 ≤ quantity ≤` [`MAX_LINE_QUANTITY`], shipped ≤ ordered, a line's (and a
+    /// line ids, every amount and total within ±[`MAX_AMOUNT_UNITS`],
+    /// `1 ≤ quantity ≤` [`MAX_LINE_QUANTITY`], shipped ≤ ordered, a line's (and a
     /// shipping charge's) discounts no larger than its gross, tax rates in `0..=1`, every time
     /// plausible ([`is_plausible_time`]), `placed_at ≤ updated_at`, `placed_at ≤ paid_at`, and
     /// payments (when present) adding up to the buyer total.
@@ -614,6 +625,9 @@ impl Order {
             if m.is_negative() {
                 return Err(OrderError::Negative(*m));
             }
+            if !is_plausible_amount(m) {
+                return Err(OrderError::Implausible(*m));
+            }
         }
         if self.placed_at > self.updated_at {
             return Err(OrderError::TimeOrder);
@@ -637,6 +651,12 @@ impl Order {
             }
         }
         let totals = self.totals().map_err(OrderError::Money)?;
+        if let Some(m) = [totals.goods, totals.buyer_total, totals.seller_receivable]
+            .iter()
+            .find(|m| !is_plausible_amount(m))
+        {
+            return Err(OrderError::Implausible(*m));
+        }
         if totals.buyer_total.is_negative() {
             return Err(OrderError::Negative(totals.buyer_total));
         }
@@ -690,6 +710,9 @@ pub enum OrderError {
     /// A tax rate outside `0..=1`.
     #[error("tax rate {0} is outside 0..=1")]
     RateOutOfRange(Decimal),
+    /// An amount or total beyond ±[`MAX_AMOUNT_UNITS`].
+    #[error("implausible amount {0}")]
+    Implausible(Money),
     /// A time outside the plausible range ([`is_plausible_time`]).
     #[error("implausible time {0}")]
     ImplausibleTime(DateTime<Utc>),
@@ -714,9 +737,9 @@ impl OrderError {
     pub fn reason(&self) -> ReasonCode {
         match self {
             OrderError::InvalidQuantity { .. } => ReasonCode::InvalidQuantity,
-            OrderError::Negative(_) | OrderError::DiscountExceeds(_) => {
-                ReasonCode::AmountOutOfRange
-            }
+            OrderError::Negative(_)
+            | OrderError::DiscountExceeds(_)
+            | OrderError::Implausible(_) => ReasonCode::AmountOutOfRange,
             OrderError::RateOutOfRange(_) => ReasonCode::RateOutOfRange,
             OrderError::TimeOrder
             | OrderError::ImplausibleTime(_)
@@ -744,5 +767,73 @@ pub(crate) fn money_reason(e: &MoneyError) -> ReasonCode {
 impl From<OrderError> for crate::Error {
     fn from(e: OrderError) -> crate::Error {
         crate::Error::validation(e.reason(), e.to_string()).with_source(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn plausibility_bounds() {
+        let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().unwrap();
+        assert!(is_plausible_time(at(1970, 1, 1)));
+        assert!(is_plausible_time(at(2999, 12, 31)));
+        assert!(!is_plausible_time(at(3000, 1, 1)));
+        assert!(!is_plausible_time(at(-2026, 1, 1)));
+        assert!(!is_plausible_time(at(1, 1, 1)));
+        assert!(is_fraction(Decimal::ZERO) && is_fraction(Decimal::ONE));
+        assert!(!is_fraction(Decimal::new(-1, 2)) && !is_fraction(Decimal::new(101, 2)));
+        let cny = |d: Decimal| Money::new(d, crate::Currency::CNY);
+        assert!(is_plausible_amount(&cny(Decimal::from(MAX_AMOUNT_UNITS))));
+        assert!(!is_plausible_amount(&cny(
+            -Decimal::from(MAX_AMOUNT_UNITS) - Decimal::ONE
+        )));
+    }
+
+    #[test]
+    fn every_order_error_has_a_specific_reason() {
+        let line = OrderLineId::new("l1");
+        let m = Money::new(Decimal::ONE, crate::Currency::USD);
+        let cases = [
+            (
+                OrderError::InvalidQuantity {
+                    line: line.clone(),
+                    quantity: 0,
+                },
+                ReasonCode::InvalidQuantity,
+            ),
+            (OrderError::Negative(m), ReasonCode::AmountOutOfRange),
+            (
+                OrderError::DiscountExceeds("l1".into()),
+                ReasonCode::AmountOutOfRange,
+            ),
+            (OrderError::Implausible(m), ReasonCode::AmountOutOfRange),
+            (
+                OrderError::RateOutOfRange(Decimal::TWO),
+                ReasonCode::RateOutOfRange,
+            ),
+            (OrderError::TimeOrder, ReasonCode::InvalidTime),
+            (OrderError::PaidBeforePlaced, ReasonCode::InvalidTime),
+            (
+                OrderError::ImplausibleTime(DateTime::<Utc>::MIN_UTC),
+                ReasonCode::InvalidTime,
+            ),
+            (
+                OrderError::Money(MoneyError::NotRounded(m)),
+                ReasonCode::MoneyInvalid,
+            ),
+            (
+                OrderError::Money(MoneyError::InvalidAmount("x".into())),
+                ReasonCode::MalformedPayload,
+            ),
+            (OrderError::NoLines, ReasonCode::MalformedPayload),
+            (OrderError::OverShipped(line), ReasonCode::MalformedPayload),
+        ];
+        for (e, reason) in cases {
+            assert_eq!(e.reason(), reason, "{e}");
+            assert_eq!(crate::Error::from(e).reason(), reason);
+        }
     }
 }

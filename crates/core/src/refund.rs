@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::ReasonCode;
 use crate::ids::{Channel, OrderId, OrderLineId, RefundId, ReturnId, Revision, ShopId, Sku};
 use crate::money::{Money, MoneyError};
-use crate::order::{MAX_LINE_QUANTITY, TaxLine, is_fraction, is_plausible_time, money_reason};
+use crate::order::{
+    MAX_LINE_QUANTITY, TaxLine, is_fraction, is_plausible_amount, is_plausible_time, money_reason,
+};
 use crate::raw::RawPayloadRef;
 
 /// Standardized refund status.
@@ -152,7 +154,7 @@ impl Refund {
 
     /// Checks the refund the way [`Order::validate`](crate::Order::validate) checks an order:
     /// every amount (lines, their taxes, shipping, total) in the total's currency, rounded to
-    /// its minor unit and not negative; quantities (refund and return lines) at most
+    /// its minor unit, not negative and within ±[`MAX_AMOUNT_UNITS`](crate::order::MAX_AMOUNT_UNITS); quantities (refund and return lines) at most
     /// [`MAX_LINE_QUANTITY`] (0 is allowed: a price-only refund); tax rates in `0..=1`; times
     /// plausible and `created_at ≤ updated_at`. Whether the parts add up to the
     /// total is [`Refund::is_consistent`], reported apart: platforms refund order-level
@@ -175,6 +177,9 @@ impl Refund {
             m.ensure_rounded().map_err(RefundError::Money)?;
             if m.is_negative() {
                 return Err(RefundError::Negative(*m));
+            }
+            if !is_plausible_amount(m) {
+                return Err(RefundError::Implausible(*m));
             }
         }
         let quantities = self.lines.iter().map(|l| (&l.line_id, l.quantity)).chain(
@@ -228,6 +233,9 @@ pub enum RefundError {
     /// Currency, rounding or overflow problem.
     #[error(transparent)]
     Money(MoneyError),
+    /// An amount beyond ±[`MAX_AMOUNT_UNITS`](crate::order::MAX_AMOUNT_UNITS).
+    #[error("implausible refund amount {0}")]
+    Implausible(Money),
     /// A quantity above [`MAX_LINE_QUANTITY`].
     #[error("refund line {line} has quantity {quantity} (at most {MAX_LINE_QUANTITY})")]
     InvalidQuantity {
@@ -252,7 +260,7 @@ impl RefundError {
     /// `invalid_quantity`, `rate_out_of_range`, `invalid_time`).
     pub fn reason(&self) -> ReasonCode {
         match self {
-            RefundError::Negative(_) => ReasonCode::AmountOutOfRange,
+            RefundError::Negative(_) | RefundError::Implausible(_) => ReasonCode::AmountOutOfRange,
             RefundError::Money(m) => money_reason(m),
             RefundError::InvalidQuantity { .. } => ReasonCode::InvalidQuantity,
             RefundError::RateOutOfRange(_) => ReasonCode::RateOutOfRange,

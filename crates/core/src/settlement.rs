@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ReasonCode;
 use crate::ids::{Channel, OrderId, PayoutId, Revision, SettlementId, ShopId};
 use crate::money::{Currency, Money, MoneyError};
-use crate::order::{is_plausible_time, money_reason};
+use crate::order::{is_plausible_amount, is_plausible_time, money_reason};
 use crate::raw::RawPayloadRef;
 
 /// What a settlement line is. Platform fee codes are kept verbatim in [`SettlementLineKind::Fee`]
@@ -127,7 +127,8 @@ impl Settlement {
     }
 
     /// Checks the settlement: every line in the settlement currency and rounded to its minor
-    /// unit, the payout rounded to its own currency's minor unit, every time plausible,
+    /// unit, the payout rounded to its own currency's minor unit, every amount within
+    /// ±[`MAX_AMOUNT_UNITS`](crate::order::MAX_AMOUNT_UNITS), every time plausible,
     /// `period_start ≤ period_end`, and [`Settlement::net`] computable without overflow.
     /// Line signs are not checked (platforms send reversals of every kind); a payout's sign is
     /// the connector's to check against the platform's direction field.
@@ -140,9 +141,15 @@ impl Settlement {
                 }));
             }
             l.amount.ensure_rounded().map_err(SettlementError::Money)?;
+            if !is_plausible_amount(&l.amount) {
+                return Err(SettlementError::Implausible(l.amount));
+            }
         }
         if let Some(p) = &self.payout {
             p.amount.ensure_rounded().map_err(SettlementError::Money)?;
+            if !is_plausible_amount(&p.amount) {
+                return Err(SettlementError::Implausible(p.amount));
+            }
         }
         let times = [self.period_start, self.period_end]
             .into_iter()
@@ -175,6 +182,9 @@ pub enum SettlementError {
     /// Currency, rounding or overflow problem.
     #[error(transparent)]
     Money(MoneyError),
+    /// An amount beyond ±[`MAX_AMOUNT_UNITS`](crate::order::MAX_AMOUNT_UNITS).
+    #[error("implausible settlement amount {0}")]
+    Implausible(Money),
     /// A time outside the plausible range.
     #[error("implausible time {0}")]
     ImplausibleTime(DateTime<Utc>),
@@ -188,6 +198,7 @@ impl SettlementError {
     pub fn reason(&self) -> ReasonCode {
         match self {
             SettlementError::Money(m) => money_reason(m),
+            SettlementError::Implausible(_) => ReasonCode::AmountOutOfRange,
             SettlementError::ImplausibleTime(_) | SettlementError::PeriodOrder => {
                 ReasonCode::InvalidTime
             }

@@ -6,6 +6,10 @@
 //! [`Money::round`] rounds to the currency's minor unit with the [`Rounding`] strategy the
 //! caller names, and [`Money::allocate`] splits an amount across weights without creating or
 //! losing a minor unit (largest-remainder method).
+//!
+//! Parsing is exact: [`parse_decimal_exact`] and [`Money::parse`] refuse an amount they could
+//! only store rounded (more than [`MAX_SIGNIFICANT_DIGITS`] significant digits), and
+//! [`Money::parse_settled`] also refuses digits below the currency's minor unit.
 
 use std::cmp::Ordering;
 use std::fmt;

@@ -15,7 +15,7 @@ use crate::raw::RawPayloadRef;
 
 /// The most units one line may carry. Beyond it a quantity is taken for a corrupt payload
 /// (`u32::MAX` units would overflow every downstream sum) and refused with
-/// [`ReasonCode::InvalidQuantity`](crate::ReasonCode::InvalidQuantity).
+/// [`ReasonCode::InvalidQuantity`].
 pub const MAX_LINE_QUANTITY: u32 = 1_000_000;
 
 /// The earliest timestamp a record may carry (1970-01-01T00:00:00Z, inclusive).

@@ -16,6 +16,12 @@
 //!   the cent; otherwise the record fails with `MalformedPayload` rather than being booked wrong.
 //! * **Times**: GraphQL `DateTime` values are ISO-8601 instants; they are stored in UTC, and
 //!   the shop's configured IANA zone is kept as the source zone.
+//! * **Hostile input** never panics and never slips through: every amount is exact and rounded
+//!   to its currency's minor unit (`10.005` USD or `100.5` JPY is `money_invalid`), tax rates
+//!   must lie in `0..=1` (`rate_out_of_range`), quantities in `0..=1,000,000`
+//!   (`invalid_quantity`), a payout's `net` is a non-negative magnitude whatever its direction
+//!   (`amount_out_of_range`), and every order, refund and settlement returned has passed its own
+//!   `validate()`. `tests/mutation.rs` runs this over mutated payloads in every `cargo test`.
 
 use std::collections::BTreeMap;
 

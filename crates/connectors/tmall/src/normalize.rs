@@ -27,6 +27,16 @@
 //! `step_paid_fee` are kept in `extensions`. A forfeited deposit (`FRONT_PAID_FRONT_FORFEITED`)
 //! is flagged there (`deposit_forfeited`) for the posting rules.
 //!
+//! **Hostile input.** Nothing here panics on a payload: amounts are read exactly (more than 28
+//! significant digits is refused at parsing, never rounded), every sum, product and negation is
+//! checked (an overflow is `AmountOutOfRange`), and every record returned has passed its own
+//! `validate()` (quantities `1..=1,000,000`, plausible years, `created ≤ pay_time`,
+//! `created ≤ modified`, amounts within ±10^15). A refusal is a `Validation` or `Mapping` error
+//! with a specific [`ReasonCode`] (`invalid_quantity`, `amount_out_of_range`, `invalid_time`,
+//! `money_invalid`, `malformed_payload`, `unknown_status`), which the connector turns into a
+//! `Fetched::failed` carrying the raw record: the page goes on. `tests/mutation.rs` runs this
+//! over mutated payloads in every `cargo test`.
+//!
 //! **Personal data.** TOP never sends the receiver in clear: name, phone and street are
 //! encrypted and `oaid` references them. The ship-to is kept as a region-`Cn`
 //! [`Pii::sealed`] value (`taobao_oaid`, or `taobao_encrypted_receiver` holding the ciphertexts),

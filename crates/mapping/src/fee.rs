@@ -585,6 +585,12 @@ mod tests {
         t.marginal = false;
         assert_eq!(t.fee_for(dec!(1500)).unwrap(), dec!(120.00));
         assert_eq!(t.fee_for(dec!(1000)).unwrap(), dec!(150.00));
+        // A base from a hostile payload times a rate leaves the decimal range: an error, not a
+        // panic.
+        t.tiers[1].rate = dec!(2);
+        assert!(t.fee_for(Decimal::MAX).is_err());
+        t.marginal = true;
+        assert!(t.fee_for(Decimal::MAX).is_err());
     }
 
     #[test]

@@ -476,3 +476,72 @@ impl TaxRuleConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use marketsync_core::{Currency, TaxKind};
+
+    #[test]
+    fn hostile_rates_and_bases_are_errors_not_panics() {
+        let usd = |d: Decimal| Money::new(d, Currency::USD);
+        let (channel, shop, order) = (Channel::Shopify, ShopId::new("s"), OrderId::new("o"));
+        for included in [false, true] {
+            let tax = TaxLine {
+                kind: TaxKind::SalesTax,
+                rate: None,
+                amount: usd(Decimal::ONE),
+                included_in_price: included,
+                collected_by: TaxCollector::Seller,
+                jurisdiction: None,
+            };
+            let check = TaxCheck {
+                channel: &channel,
+                shop: &shop,
+                order_id: &order,
+                scope: "line",
+                base_net_of_seller: usd(Decimal::MAX),
+                base_buyer_paid: usd(Decimal::MAX),
+                tax: &tax,
+            };
+            // 2^64 − 1 as a rate (Shopify's GraphQL Float): refused by range, never multiplied.
+            let e = check
+                .compare(
+                    "r",
+                    Decimal::from(u64::MAX),
+                    TaxBasis::BuyerPaid,
+                    Rounding::HalfUp,
+                    Decimal::ZERO,
+                )
+                .unwrap_err();
+            assert_eq!(e.reason(), ReasonCode::RateOutOfRange);
+            let e = check
+                .compare(
+                    "r",
+                    Decimal::NEGATIVE_ONE,
+                    TaxBasis::BuyerPaid,
+                    Rounding::HalfUp,
+                    Decimal::ZERO,
+                )
+                .unwrap_err();
+            assert_eq!(e.reason(), ReasonCode::RateOutOfRange);
+            // A rate in range on the largest base: compared (a mismatch), not overflowed.
+            let e = check
+                .compare(
+                    "r",
+                    Decimal::ONE,
+                    TaxBasis::BuyerPaid,
+                    Rounding::HalfUp,
+                    Decimal::ZERO,
+                )
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e.reason(),
+                    ReasonCode::TaxMismatch | ReasonCode::AmountOutOfRange
+                ),
+                "{e}"
+            );
+        }
+    }
+}

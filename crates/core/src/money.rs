@@ -335,11 +335,39 @@ pub fn parse_decimal_exact(s: &str) -> Result<Decimal, MoneyError> {
     Decimal::from_str_exact(&canonical).map_err(|_| invalid())
 }
 
+/// Deserializes a [`Decimal`] exactly: a string through [`parse_decimal_exact`], an integer as
+/// is, a float through its shortest round-trip text (so `1e30` is refused, not rounded).
+fn deserialize_exact<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    struct Exact;
+    impl serde::de::Visitor<'_> for Exact {
+        type Value = Decimal;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a decimal amount as a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
+            parse_decimal_exact(v).map_err(E::custom)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Decimal, E> {
+            Ok(Decimal::from(v))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Decimal, E> {
+            Ok(Decimal::from(v))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Decimal, E> {
+            parse_decimal_exact(&v.to_string()).map_err(E::custom)
+        }
+    }
+    d.deserialize_any(Exact)
+}
+
 /// An exact amount in one currency.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Money {
     /// The amount, serialized as a JSON string to keep every digit.
+    // Read back exactly (`parse_decimal_exact`): an amount that could only be stored rounded is
+    // refused. (A plain comment: a doc comment here would change the exported schema.)
     #[schemars(schema_with = "decimal_string_schema")]
+    #[serde(deserialize_with = "deserialize_exact")]
     pub amount: Decimal,
     /// ISO 4217 currency.
     pub currency: Currency,
@@ -591,6 +619,16 @@ mod tests {
         let back: Money = serde_json::from_str(&json).unwrap();
         assert_eq!(back, m);
         assert!(serde_json::from_str::<Money>(r#"{"amount":"1","currency":"ZZZ"}"#).is_err());
+        // Read back exactly: 29 significant digits are refused, not rounded.
+        assert!(
+            serde_json::from_str::<Money>(
+                r#"{"amount":"1.0000000000000000000000000001","currency":"USD"}"#
+            )
+            .is_err()
+        );
+        assert!(serde_json::from_str::<Money>(r#"{"amount":1e30,"currency":"USD"}"#).is_err());
+        let n: Money = serde_json::from_str(r#"{"amount":12,"currency":"USD"}"#).unwrap();
+        assert_eq!(n.amount, dec!(12));
     }
 
     #[test]

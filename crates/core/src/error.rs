@@ -133,8 +133,20 @@ pub enum ReasonCode {
     SettlementVariance,
     /// A temporary failure outlived the retry policy.
     RetriesExhausted,
-    /// Money in different currencies was combined, or an amount is not rounded.
+    /// Money in different currencies was combined, an amount is not rounded to its currency's
+    /// minor unit (`10.005 USD`, JPY with decimals), has more digits than can be represented
+    /// exactly, or overflows.
     MoneyInvalid,
+    /// A quantity is zero where units are required, or beyond the sane upper bound.
+    InvalidQuantity,
+    /// An amount is outside its allowed range: a negative total, refund or deposit, or a
+    /// discount larger than what it discounts.
+    AmountOutOfRange,
+    /// A rate (tax, fee, FX) is outside its documented range.
+    RateOutOfRange,
+    /// A timestamp is implausible (year outside 1970–2999) or out of order (modified before
+    /// created, paid before placed, a period ending before it starts).
+    InvalidTime,
     /// A reason defined by an out-of-tree component.
     Other(String),
 }
@@ -154,6 +166,10 @@ impl ReasonCode {
             ReasonCode::SettlementVariance => "settlement_variance".into(),
             ReasonCode::RetriesExhausted => "retries_exhausted".into(),
             ReasonCode::MoneyInvalid => "money_invalid".into(),
+            ReasonCode::InvalidQuantity => "invalid_quantity".into(),
+            ReasonCode::AmountOutOfRange => "amount_out_of_range".into(),
+            ReasonCode::RateOutOfRange => "rate_out_of_range".into(),
+            ReasonCode::InvalidTime => "invalid_time".into(),
             ReasonCode::Other(s) => Cow::Borrowed(s.as_str()),
         }
     }

@@ -6,6 +6,10 @@
 //! [`Money::round`] rounds to the currency's minor unit with the [`Rounding`] strategy the
 //! caller names, and [`Money::allocate`] splits an amount across weights without creating or
 //! losing a minor unit (largest-remainder method).
+//!
+//! Parsing is exact: [`parse_decimal_exact`] and [`Money::parse`] refuse an amount they could
+//! only store rounded (more than [`MAX_SIGNIFICANT_DIGITS`] significant digits), and
+//! [`Money::parse_settled`] also refuses digits below the currency's minor unit.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -236,6 +240,10 @@ pub enum MoneyError {
     /// A string could not be parsed as a decimal amount.
     #[error("invalid amount {0:?}")]
     InvalidAmount(String),
+    /// A well-formed decimal with more digits than a `Decimal` holds exactly (more than
+    /// [`MAX_SIGNIFICANT_DIGITS`] significant digits or 28 decimals): refused, not rounded.
+    #[error("amount {0:?} has more digits than can be represented exactly")]
+    Unrepresentable(String),
 }
 
 /// The JSON Schema of a [`Decimal`] as marketsync writes it: a string of digits with an optional
@@ -262,11 +270,104 @@ pub(crate) fn optional_decimal_string_schema(
 /// The shape of a serialized [`Decimal`] (rust_decimal never writes an exponent).
 const DECIMAL_PATTERN: &str = "^-?[0-9]+(\\.[0-9]+)?$";
 
+/// The most significant digits an exactly parsed amount may have. A `Decimal` holds 28 digits
+/// exactly (a 96-bit mantissa holds every 28-digit integer but not every 29-digit one); a longer
+/// amount could only be stored rounded, so it is refused.
+pub const MAX_SIGNIFICANT_DIGITS: usize = 28;
+
+/// Parses a plain decimal string exactly: optional surrounding whitespace, an optional leading
+/// `-`, ASCII digits, optionally `.` and at least one more digit. No `+`, exponent, `_`
+/// separators, inner spaces or empty parts. More than [`MAX_SIGNIFICANT_DIGITS`] significant
+/// digits (leading zeros do not count; trailing fraction zeros do) or more than 28 decimals is
+/// [`MoneyError::Unrepresentable`]: the value would have to be rounded to fit a `Decimal`.
+/// Anything else that is not such a decimal is [`MoneyError::InvalidAmount`].
+///
+/// ```
+/// use marketsync_core::money::parse_decimal_exact;
+/// assert_eq!(parse_decimal_exact(" 12.30 ").unwrap().to_string(), "12.30");
+/// assert!(parse_decimal_exact("1e3").is_err());
+/// assert!(parse_decimal_exact("1_000").is_err());
+/// assert!(parse_decimal_exact("1234567890.1234567890123456789").is_err()); // 29 digits
+/// ```
+pub fn parse_decimal_exact(s: &str) -> Result<Decimal, MoneyError> {
+    let invalid = || MoneyError::InvalidAmount(s.chars().take(64).collect());
+    let t = s.trim();
+    let unsigned = t.strip_prefix('-').unwrap_or(t);
+    let (int, frac) = match unsigned.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (unsigned, None),
+    };
+    if int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || frac.is_some_and(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(invalid());
+    }
+    let frac = frac.unwrap_or("");
+    let too_long = || MoneyError::Unrepresentable(s.chars().take(64).collect());
+    if frac.len() > 28 {
+        return Err(too_long());
+    }
+    let int_significant = int.trim_start_matches('0');
+    let significant = if int_significant.is_empty() {
+        frac.trim_start_matches('0').len()
+    } else {
+        int_significant.len().saturating_add(frac.len())
+    };
+    if significant > MAX_SIGNIFICANT_DIGITS {
+        return Err(too_long());
+    }
+    // Parse a canonical spelling (no leading zeros) so a payload of a million zeros costs
+    // nothing more than its scan.
+    let mut canonical = String::with_capacity(significant.saturating_add(3));
+    if t.starts_with('-') {
+        canonical.push('-');
+    }
+    canonical.push_str(if int_significant.is_empty() {
+        "0"
+    } else {
+        int_significant
+    });
+    if !frac.is_empty() {
+        canonical.push('.');
+        canonical.push_str(frac);
+    }
+    Decimal::from_str_exact(&canonical).map_err(|_| invalid())
+}
+
+/// Deserializes a [`Decimal`] exactly: a string through [`parse_decimal_exact`], an integer as
+/// is, a float through its shortest round-trip text (so `1e30` is refused, not rounded).
+fn deserialize_exact<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    struct Exact;
+    impl serde::de::Visitor<'_> for Exact {
+        type Value = Decimal;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a decimal amount as a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
+            parse_decimal_exact(v).map_err(E::custom)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Decimal, E> {
+            Ok(Decimal::from(v))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Decimal, E> {
+            Ok(Decimal::from(v))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Decimal, E> {
+            parse_decimal_exact(&v.to_string()).map_err(E::custom)
+        }
+    }
+    d.deserialize_any(Exact)
+}
+
 /// An exact amount in one currency.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Money {
     /// The amount, serialized as a JSON string to keep every digit.
+    // Read back exactly (`parse_decimal_exact`): an amount that could only be stored rounded is
+    // refused. (A plain comment: a doc comment here would change the exported schema.)
     #[schemars(schema_with = "decimal_string_schema")]
+    #[serde(deserialize_with = "deserialize_exact")]
     pub amount: Decimal,
     /// ISO 4217 currency.
     pub currency: Currency,
@@ -296,13 +397,25 @@ impl Money {
         Money::new(Decimal::ZERO, currency)
     }
 
-    /// Parses a decimal string such as a platform's `"113.50"` yuan field.
+    /// Parses a decimal string such as a platform's `"113.50"` yuan field, exactly.
+    ///
+    /// See [`parse_decimal_exact`]: a plain decimal (optional `-`, digits, optional fraction) of
+    /// at most [`MAX_SIGNIFICANT_DIGITS`] significant digits; anything that could only be read
+    /// by rounding is refused, never silently rounded. The amount may have more decimals than
+    /// the currency's minor unit (a unit price or a rate-derived figure); use
+    /// [`Money::parse_settled`] for amounts that have actually moved.
     pub fn parse(amount: &str, currency: Currency) -> Result<Money, MoneyError> {
-        let trimmed = amount.trim();
-        Decimal::from_str_exact(trimmed)
-            .or_else(|_| Decimal::from_str(trimmed))
-            .map(|d| Money::new(d, currency))
-            .map_err(|_| MoneyError::InvalidAmount(amount.to_owned()))
+        parse_decimal_exact(amount).map(|d| Money::new(d, currency))
+    }
+
+    /// Parses an amount that has actually been paid or booked (a total, a refund, a fee, a
+    /// payout): exact as [`Money::parse`], and refused with [`MoneyError::NotRounded`] when it
+    /// has digits below the currency's minor unit (`"10.005"` USD, `"100.5"` JPY). Trailing
+    /// zeros are fine (`"10.500"` USD is 10.50).
+    pub fn parse_settled(amount: &str, currency: Currency) -> Result<Money, MoneyError> {
+        let m = Money::parse(amount, currency)?;
+        m.ensure_rounded()?;
+        Ok(m)
     }
 
     /// Builds from an integer count of minor units (fen, cents): `from_minor(1999, CNY)` is 19.99.
@@ -370,7 +483,16 @@ impl Money {
         Ok(Money::new(amount, self.currency))
     }
 
-    /// The negated amount.
+    /// Builds from a count of minor units, refusing `i64::MIN` (whose negation overflows
+    /// `i64`); use it where the count comes from a payload and may later be negated.
+    pub fn from_minor_checked(minor: i64, currency: Currency) -> Result<Money, MoneyError> {
+        if minor == i64::MIN {
+            return Err(MoneyError::Overflow);
+        }
+        Ok(Money::from_minor(minor, currency))
+    }
+
+    /// The negated amount (a `Decimal` negation never overflows: it flips the sign bit).
     pub fn neg(&self) -> Money {
         Money::new(-self.amount, self.currency)
     }
@@ -497,6 +619,16 @@ mod tests {
         let back: Money = serde_json::from_str(&json).unwrap();
         assert_eq!(back, m);
         assert!(serde_json::from_str::<Money>(r#"{"amount":"1","currency":"ZZZ"}"#).is_err());
+        // Read back exactly: 29 significant digits are refused, not rounded.
+        assert!(
+            serde_json::from_str::<Money>(
+                r#"{"amount":"1.0000000000000000000000000001","currency":"USD"}"#
+            )
+            .is_err()
+        );
+        assert!(serde_json::from_str::<Money>(r#"{"amount":1e30,"currency":"USD"}"#).is_err());
+        let n: Money = serde_json::from_str(r#"{"amount":12,"currency":"USD"}"#).unwrap();
+        assert_eq!(n.amount, dec!(12));
     }
 
     #[test]
@@ -528,6 +660,98 @@ mod tests {
             .allocate(&[dec!(2), dec!(1)])
             .unwrap();
         assert_eq!(neg[0].amount + neg[1].amount, dec!(-0.05));
+    }
+
+    #[test]
+    fn parses_exactly_or_refuses() {
+        let ok = |s: &str| parse_decimal_exact(s).unwrap();
+        assert_eq!(ok("12.30"), dec!(12.30));
+        assert_eq!(ok(" -0.5 "), dec!(-0.5));
+        assert_eq!(ok("000012"), dec!(12));
+        assert_eq!(
+            ok("0.0000000000000000000000000001"),
+            dec!(0.0000000000000000000000000001)
+        );
+        // 28 significant digits: the most a Decimal holds exactly.
+        assert_eq!(
+            ok("9999999999999999999999999999").to_string(),
+            "9999999999999999999999999999"
+        );
+        assert_eq!(
+            ok("12345678901234.56789012345678").to_string(),
+            "12345678901234.56789012345678"
+        );
+        for bad in [
+            "",
+            "-",
+            ".5",
+            "5.",
+            "+1",
+            "1e3",
+            "1_000",
+            "1 000",
+            "--1",
+            "0x10",
+            "NaN",
+            "1.2.3",
+            // 29 significant digits: would be rounded.
+            "79228162514264337593543950335",
+            "1234567890.1234567890123456789",
+            "0.12345678901234567890123456789",
+            // more than 28 decimals
+            "0.00000000000000000000000000001",
+            "1e30",
+        ] {
+            assert!(parse_decimal_exact(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(matches!(
+            Money::parse("99999999999999999999999999999.9", Currency::USD),
+            Err(MoneyError::Unrepresentable(_))
+        ));
+        assert!(matches!(
+            Money::parse("1e3", Currency::USD),
+            Err(MoneyError::InvalidAmount(_))
+        ));
+    }
+
+    #[test]
+    fn settled_amounts_fit_the_minor_unit() {
+        assert_eq!(
+            Money::parse_settled("10.50", Currency::USD).unwrap().amount,
+            dec!(10.50)
+        );
+        assert_eq!(
+            Money::parse_settled("10.500", Currency::USD)
+                .unwrap()
+                .amount,
+            dec!(10.500)
+        );
+        assert!(matches!(
+            Money::parse_settled("10.005", Currency::USD),
+            Err(MoneyError::NotRounded(_))
+        ));
+        assert!(matches!(
+            Money::parse_settled("100.5", Currency::JPY),
+            Err(MoneyError::NotRounded(_))
+        ));
+        assert_eq!(
+            Money::parse_settled("1.234", Currency::KWD).unwrap().amount,
+            dec!(1.234)
+        );
+        // Unit prices may carry more decimals.
+        assert!(Money::parse("10.005", Currency::USD).is_ok());
+    }
+
+    #[test]
+    fn from_minor_checked_refuses_the_unnegatable() {
+        assert!(Money::from_minor_checked(i64::MIN, Currency::CNY).is_err());
+        assert_eq!(
+            Money::from_minor_checked(i64::MAX, Currency::CNY)
+                .unwrap()
+                .neg()
+                .amount,
+            -Decimal::new(i64::MAX, 2)
+        );
     }
 
     #[test]

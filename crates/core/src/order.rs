@@ -7,10 +7,48 @@ use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::error::ReasonCode;
 use crate::ids::{Channel, ListingId, OrderId, OrderLineId, Revision, ShopId, Sku, TimeZoneId};
 use crate::money::{Currency, Money, MoneyError};
 use crate::pii::{Mask, Pii, mask_text};
 use crate::raw::RawPayloadRef;
+
+/// The most units one line may carry. Beyond it a quantity is taken for a corrupt payload
+/// (`u32::MAX` units would overflow every downstream sum) and refused with
+/// [`ReasonCode::InvalidQuantity`].
+pub const MAX_LINE_QUANTITY: u32 = 1_000_000;
+
+/// The earliest timestamp a record may carry (1970-01-01T00:00:00Z, inclusive).
+pub fn earliest_plausible_time() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// The first instant no record may reach (3000-01-01T00:00:00Z, exclusive).
+pub fn latest_plausible_time() -> DateTime<Utc> {
+    // 32_503_680_000 s after the epoch is 3000-01-01T00:00:00Z, well inside chrono's range.
+    DateTime::<Utc>::from_timestamp(32_503_680_000, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// True when `t` lies in `[1970-01-01, 3000-01-01)`: a year such as −2026 or 0001 is a corrupt
+/// payload, not a date to book.
+pub fn is_plausible_time(t: DateTime<Utc>) -> bool {
+    t >= earliest_plausible_time() && t < latest_plausible_time()
+}
+
+/// The largest magnitude, in major units of any currency, that one amount or total of a record
+/// may have: 10^15 (a quadrillion; some 40 billion USD even in VND). Beyond it an amount is taken
+/// for a corrupt payload, not booked.
+pub const MAX_AMOUNT_UNITS: i64 = 1_000_000_000_000_000;
+
+/// True when `|m| ≤` [`MAX_AMOUNT_UNITS`].
+pub fn is_plausible_amount(m: &Money) -> bool {
+    m.amount.abs() <= Decimal::from(MAX_AMOUNT_UNITS)
+}
+
+/// True when a rate given as a fraction lies in `0..=1` (0 % to 100 %).
+pub fn is_fraction(rate: Decimal) -> bool {
+    rate >= Decimal::ZERO && rate <= Decimal::ONE
+}
 
 /// The standardized order lifecycle. Every platform status maps to exactly one of these; the
 /// platform's own string is kept beside it in [`Order::raw_status`].
@@ -526,8 +564,13 @@ impl Order {
 
     /// Checks the order's internal consistency: at least one line, every amount in the order
     /// currency and rounded to its minor unit, no negative prices, discounts or taxes, unique
-    /// line ids, shipped ≤ ordered, `placed_at ≤ updated_at`, and payments (when present)
-    /// adding up to the buyer total.
+    /// line ids, every amount and total within ±[`MAX_AMOUNT_UNITS`],
+    /// `1 ≤ quantity ≤` [`MAX_LINE_QUANTITY`], shipped ≤ ordered, a line's (and a
+    /// shipping charge's) discounts no larger than its gross, tax rates in `0..=1`, every time
+    /// plausible ([`is_plausible_time`]), `placed_at ≤ updated_at`, `placed_at ≤ paid_at`, and
+    /// payments (when present) adding up to the buyer total.
+    ///
+    /// [`OrderError::reason`] gives the exception-queue reason of a failure.
     pub fn validate(&self) -> Result<(), OrderError> {
         if self.lines.is_empty() {
             return Err(OrderError::NoLines);
@@ -537,9 +580,31 @@ impl Order {
             if !seen.insert(&line.line_id) {
                 return Err(OrderError::DuplicateLine(line.line_id.clone()));
             }
+            if line.quantity == 0 || line.quantity > MAX_LINE_QUANTITY {
+                return Err(OrderError::InvalidQuantity {
+                    line: line.line_id.clone(),
+                    quantity: line.quantity,
+                });
+            }
             if line.quantity_shipped > line.quantity {
                 return Err(OrderError::OverShipped(line.line_id.clone()));
             }
+        }
+        let times = [Some(self.placed_at), self.paid_at, Some(self.updated_at)]
+            .into_iter()
+            .chain(self.payments.iter().map(|p| p.paid_at))
+            .flatten();
+        for t in times {
+            if !is_plausible_time(t) {
+                return Err(OrderError::ImplausibleTime(t));
+            }
+        }
+        if let Some(rate) = self
+            .all_taxes()
+            .filter_map(|t| t.rate)
+            .find(|r| !is_fraction(*r))
+        {
+            return Err(OrderError::RateOutOfRange(rate));
         }
         let amounts = self
             .lines
@@ -560,11 +625,38 @@ impl Order {
             if m.is_negative() {
                 return Err(OrderError::Negative(*m));
             }
+            if !is_plausible_amount(m) {
+                return Err(OrderError::Implausible(*m));
+            }
         }
         if self.placed_at > self.updated_at {
             return Err(OrderError::TimeOrder);
         }
+        if self.paid_at.is_some_and(|p| p < self.placed_at) {
+            return Err(OrderError::PaidBeforePlaced);
+        }
+        for line in &self.lines {
+            let gross = line.gross().map_err(OrderError::Money)?;
+            let discounts = Money::sum(self.currency, line.discounts.iter().map(|d| &d.amount))
+                .map_err(OrderError::Money)?;
+            if discounts.amount > gross.amount {
+                return Err(OrderError::DiscountExceeds(line.line_id.to_string()));
+            }
+        }
+        for s in &self.shipping {
+            let discounts = Money::sum(self.currency, s.discounts.iter().map(|d| &d.amount))
+                .map_err(OrderError::Money)?;
+            if discounts.amount > s.amount.amount {
+                return Err(OrderError::DiscountExceeds("shipping".to_owned()));
+            }
+        }
         let totals = self.totals().map_err(OrderError::Money)?;
+        if let Some(m) = [totals.goods, totals.buyer_total, totals.seller_receivable]
+            .iter()
+            .find(|m| !is_plausible_amount(m))
+        {
+            return Err(OrderError::Implausible(*m));
+        }
         if totals.buyer_total.is_negative() {
             return Err(OrderError::Negative(totals.buyer_total));
         }
@@ -604,6 +696,29 @@ pub enum OrderError {
     /// `placed_at` after `updated_at`.
     #[error("placed_at is after updated_at")]
     TimeOrder,
+    /// A line's quantity is 0 or above [`MAX_LINE_QUANTITY`].
+    #[error("line {line} has quantity {quantity} (must be 1..={MAX_LINE_QUANTITY})")]
+    InvalidQuantity {
+        /// The line.
+        line: OrderLineId,
+        /// Its quantity.
+        quantity: u32,
+    },
+    /// Discounts larger than what they discount (a line id, or `shipping`).
+    #[error("discounts on {0} exceed its gross amount")]
+    DiscountExceeds(String),
+    /// A tax rate outside `0..=1`.
+    #[error("tax rate {0} is outside 0..=1")]
+    RateOutOfRange(Decimal),
+    /// An amount or total beyond ±[`MAX_AMOUNT_UNITS`].
+    #[error("implausible amount {0}")]
+    Implausible(Money),
+    /// A time outside the plausible range ([`is_plausible_time`]).
+    #[error("implausible time {0}")]
+    ImplausibleTime(DateTime<Utc>),
+    /// `paid_at` before `placed_at`.
+    #[error("paid_at is before placed_at")]
+    PaidBeforePlaced,
     /// Payments do not add up to what the buyer owes.
     #[error("payments {paid} do not equal buyer total {expected}")]
     PaymentMismatch {
@@ -614,8 +729,111 @@ pub enum OrderError {
     },
 }
 
+impl OrderError {
+    /// The exception-queue reason: `invalid_quantity`, `amount_out_of_range` (negative amounts,
+    /// discounts above their line), `rate_out_of_range`, `invalid_time` (implausible or
+    /// out-of-order times), `money_invalid` (currency, rounding, overflow), else
+    /// `malformed_payload`.
+    pub fn reason(&self) -> ReasonCode {
+        match self {
+            OrderError::InvalidQuantity { .. } => ReasonCode::InvalidQuantity,
+            OrderError::Negative(_)
+            | OrderError::DiscountExceeds(_)
+            | OrderError::Implausible(_) => ReasonCode::AmountOutOfRange,
+            OrderError::RateOutOfRange(_) => ReasonCode::RateOutOfRange,
+            OrderError::TimeOrder
+            | OrderError::ImplausibleTime(_)
+            | OrderError::PaidBeforePlaced => ReasonCode::InvalidTime,
+            OrderError::Money(m) => money_reason(m),
+            OrderError::NoLines
+            | OrderError::DuplicateLine(_)
+            | OrderError::OverShipped(_)
+            | OrderError::PaymentMismatch { .. } => ReasonCode::MalformedPayload,
+        }
+    }
+}
+
+/// The reason of a money error found while validating a record: an unparsable amount or
+/// currency is `malformed_payload`, everything else `money_invalid`.
+pub(crate) fn money_reason(e: &MoneyError) -> ReasonCode {
+    match e {
+        MoneyError::InvalidAmount(_) | MoneyError::UnknownCurrency(_) => {
+            ReasonCode::MalformedPayload
+        }
+        _ => ReasonCode::MoneyInvalid,
+    }
+}
+
 impl From<OrderError> for crate::Error {
     fn from(e: OrderError) -> crate::Error {
-        crate::Error::validation(crate::ReasonCode::MalformedPayload, e.to_string()).with_source(e)
+        crate::Error::validation(e.reason(), e.to_string()).with_source(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn plausibility_bounds() {
+        let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().unwrap();
+        assert!(is_plausible_time(at(1970, 1, 1)));
+        assert!(is_plausible_time(at(2999, 12, 31)));
+        assert!(!is_plausible_time(at(3000, 1, 1)));
+        assert!(!is_plausible_time(at(-2026, 1, 1)));
+        assert!(!is_plausible_time(at(1, 1, 1)));
+        assert!(is_fraction(Decimal::ZERO) && is_fraction(Decimal::ONE));
+        assert!(!is_fraction(Decimal::new(-1, 2)) && !is_fraction(Decimal::new(101, 2)));
+        let cny = |d: Decimal| Money::new(d, crate::Currency::CNY);
+        assert!(is_plausible_amount(&cny(Decimal::from(MAX_AMOUNT_UNITS))));
+        assert!(!is_plausible_amount(&cny(
+            -Decimal::from(MAX_AMOUNT_UNITS) - Decimal::ONE
+        )));
+    }
+
+    #[test]
+    fn every_order_error_has_a_specific_reason() {
+        let line = OrderLineId::new("l1");
+        let m = Money::new(Decimal::ONE, crate::Currency::USD);
+        let cases = [
+            (
+                OrderError::InvalidQuantity {
+                    line: line.clone(),
+                    quantity: 0,
+                },
+                ReasonCode::InvalidQuantity,
+            ),
+            (OrderError::Negative(m), ReasonCode::AmountOutOfRange),
+            (
+                OrderError::DiscountExceeds("l1".into()),
+                ReasonCode::AmountOutOfRange,
+            ),
+            (OrderError::Implausible(m), ReasonCode::AmountOutOfRange),
+            (
+                OrderError::RateOutOfRange(Decimal::TWO),
+                ReasonCode::RateOutOfRange,
+            ),
+            (OrderError::TimeOrder, ReasonCode::InvalidTime),
+            (OrderError::PaidBeforePlaced, ReasonCode::InvalidTime),
+            (
+                OrderError::ImplausibleTime(DateTime::<Utc>::MIN_UTC),
+                ReasonCode::InvalidTime,
+            ),
+            (
+                OrderError::Money(MoneyError::NotRounded(m)),
+                ReasonCode::MoneyInvalid,
+            ),
+            (
+                OrderError::Money(MoneyError::InvalidAmount("x".into())),
+                ReasonCode::MalformedPayload,
+            ),
+            (OrderError::NoLines, ReasonCode::MalformedPayload),
+            (OrderError::OverShipped(line), ReasonCode::MalformedPayload),
+        ];
+        for (e, reason) in cases {
+            assert_eq!(e.reason(), reason, "{e}");
+            assert_eq!(crate::Error::from(e).reason(), reason);
+        }
     }
 }

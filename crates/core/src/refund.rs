@@ -1,12 +1,16 @@
 //! Returns (goods coming back) and refunds (money going back).
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::error::ReasonCode;
 use crate::ids::{Channel, OrderId, OrderLineId, RefundId, ReturnId, Revision, ShopId, Sku};
 use crate::money::{Money, MoneyError};
-use crate::order::TaxLine;
+use crate::order::{
+    MAX_LINE_QUANTITY, TaxLine, is_fraction, is_plausible_amount, is_plausible_time, money_reason,
+};
 use crate::raw::RawPayloadRef;
 
 /// Standardized refund status.
@@ -146,5 +150,127 @@ impl Refund {
     /// True when [`Refund::computed_total`] equals the reported total.
     pub fn is_consistent(&self) -> bool {
         self.computed_total().is_ok_and(|t| t == self.total)
+    }
+
+    /// Checks the refund the way [`Order::validate`](crate::Order::validate) checks an order:
+    /// every amount (lines, their taxes, shipping, total) in the total's currency, rounded to
+    /// its minor unit, not negative and within ±[`MAX_AMOUNT_UNITS`](crate::order::MAX_AMOUNT_UNITS); quantities (refund and return lines) at most
+    /// [`MAX_LINE_QUANTITY`] (0 is allowed: a price-only refund); tax rates in `0..=1`; times
+    /// plausible and `created_at ≤ updated_at`. Whether the parts add up to the
+    /// total is [`Refund::is_consistent`], reported apart: platforms refund order-level
+    /// adjustments that have no line.
+    pub fn validate(&self) -> Result<(), RefundError> {
+        let c = self.total.currency;
+        let amounts = self
+            .lines
+            .iter()
+            .flat_map(|l| std::iter::once(&l.amount).chain(l.taxes.iter().map(|t| &t.amount)))
+            .chain(self.shipping.iter())
+            .chain(std::iter::once(&self.total));
+        for m in amounts {
+            if m.currency != c {
+                return Err(RefundError::Money(MoneyError::CurrencyMismatch {
+                    left: c,
+                    right: m.currency,
+                }));
+            }
+            m.ensure_rounded().map_err(RefundError::Money)?;
+            if m.is_negative() {
+                return Err(RefundError::Negative(*m));
+            }
+            if !is_plausible_amount(m) {
+                return Err(RefundError::Implausible(*m));
+            }
+        }
+        let quantities = self.lines.iter().map(|l| (&l.line_id, l.quantity)).chain(
+            self.goods_return
+                .iter()
+                .flat_map(|r| r.lines.iter().map(|l| (&l.line_id, l.quantity))),
+        );
+        for (line, quantity) in quantities {
+            if quantity > MAX_LINE_QUANTITY {
+                return Err(RefundError::InvalidQuantity {
+                    line: line.clone(),
+                    quantity,
+                });
+            }
+        }
+        if let Some(rate) = self
+            .lines
+            .iter()
+            .flat_map(|l| l.taxes.iter())
+            .filter_map(|t| t.rate)
+            .find(|r| !is_fraction(*r))
+        {
+            return Err(RefundError::RateOutOfRange(rate));
+        }
+        let times = [Some(self.created_at), Some(self.updated_at)]
+            .into_iter()
+            .chain(std::iter::once(
+                self.goods_return.as_ref().and_then(|r| r.received_at),
+            ))
+            .flatten();
+        for t in times {
+            if !is_plausible_time(t) {
+                return Err(RefundError::ImplausibleTime(t));
+            }
+        }
+        if self.created_at > self.updated_at {
+            return Err(RefundError::TimeOrder);
+        }
+        self.computed_total().map_err(RefundError::Money)?;
+        Ok(())
+    }
+}
+
+/// Why a refund failed [`Refund::validate`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefundError {
+    /// A negative line amount, tax, shipping or total.
+    #[error("negative refund amount {0}")]
+    Negative(Money),
+    /// Currency, rounding or overflow problem.
+    #[error(transparent)]
+    Money(MoneyError),
+    /// An amount beyond ±[`MAX_AMOUNT_UNITS`](crate::order::MAX_AMOUNT_UNITS).
+    #[error("implausible refund amount {0}")]
+    Implausible(Money),
+    /// A quantity above [`MAX_LINE_QUANTITY`].
+    #[error("refund line {line} has quantity {quantity} (at most {MAX_LINE_QUANTITY})")]
+    InvalidQuantity {
+        /// The order line.
+        line: OrderLineId,
+        /// Its quantity.
+        quantity: u32,
+    },
+    /// A tax rate outside `0..=1`.
+    #[error("tax rate {0} is outside 0..=1")]
+    RateOutOfRange(Decimal),
+    /// A time outside the plausible range.
+    #[error("implausible time {0}")]
+    ImplausibleTime(DateTime<Utc>),
+    /// `created_at` after `updated_at`.
+    #[error("refund created_at is after updated_at")]
+    TimeOrder,
+}
+
+impl RefundError {
+    /// The exception-queue reason (`amount_out_of_range`, `money_invalid`,
+    /// `invalid_quantity`, `rate_out_of_range`, `invalid_time`).
+    pub fn reason(&self) -> ReasonCode {
+        match self {
+            RefundError::Negative(_) | RefundError::Implausible(_) => ReasonCode::AmountOutOfRange,
+            RefundError::Money(m) => money_reason(m),
+            RefundError::InvalidQuantity { .. } => ReasonCode::InvalidQuantity,
+            RefundError::RateOutOfRange(_) => ReasonCode::RateOutOfRange,
+            RefundError::ImplausibleTime(_) | RefundError::TimeOrder => ReasonCode::InvalidTime,
+        }
+    }
+}
+
+impl From<RefundError> for crate::Error {
+    fn from(e: RefundError) -> crate::Error {
+        crate::Error::validation(e.reason(), e.to_string()).with_source(e)
     }
 }

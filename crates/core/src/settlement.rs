@@ -4,8 +4,10 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::error::ReasonCode;
 use crate::ids::{Channel, OrderId, PayoutId, Revision, SettlementId, ShopId};
 use crate::money::{Currency, Money, MoneyError};
+use crate::order::{is_plausible_amount, is_plausible_time, money_reason};
 use crate::raw::RawPayloadRef;
 
 /// What a settlement line is. Platform fee codes are kept verbatim in [`SettlementLineKind::Fee`]
@@ -124,10 +126,88 @@ impl Settlement {
         )
     }
 
+    /// Checks the settlement: every line in the settlement currency and rounded to its minor
+    /// unit, the payout rounded to its own currency's minor unit, every amount within
+    /// ±[`MAX_AMOUNT_UNITS`](crate::order::MAX_AMOUNT_UNITS), every time plausible,
+    /// `period_start ≤ period_end`, and [`Settlement::net`] computable without overflow.
+    /// Line signs are not checked (platforms send reversals of every kind); a payout's sign is
+    /// the connector's to check against the platform's direction field.
+    pub fn validate(&self) -> Result<(), SettlementError> {
+        for l in &self.lines {
+            if l.amount.currency != self.currency {
+                return Err(SettlementError::Money(MoneyError::CurrencyMismatch {
+                    left: self.currency,
+                    right: l.amount.currency,
+                }));
+            }
+            l.amount.ensure_rounded().map_err(SettlementError::Money)?;
+            if !is_plausible_amount(&l.amount) {
+                return Err(SettlementError::Implausible(l.amount));
+            }
+        }
+        if let Some(p) = &self.payout {
+            p.amount.ensure_rounded().map_err(SettlementError::Money)?;
+            if !is_plausible_amount(&p.amount) {
+                return Err(SettlementError::Implausible(p.amount));
+            }
+        }
+        let times = [self.period_start, self.period_end]
+            .into_iter()
+            .chain(self.lines.iter().map(|l| l.posted_at))
+            .chain(self.payout.iter().map(|p| p.paid_at));
+        for t in times {
+            if !is_plausible_time(t) {
+                return Err(SettlementError::ImplausibleTime(t));
+            }
+        }
+        if self.period_start > self.period_end {
+            return Err(SettlementError::PeriodOrder);
+        }
+        self.net().map_err(SettlementError::Money)?;
+        Ok(())
+    }
+
     /// Lines belonging to one order.
     pub fn lines_for<'a>(&'a self, order: &'a OrderId) -> impl Iterator<Item = &'a SettlementLine> {
         self.lines
             .iter()
             .filter(move |l| l.order_id.as_ref() == Some(order))
+    }
+}
+
+/// Why a settlement failed [`Settlement::validate`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettlementError {
+    /// Currency, rounding or overflow problem.
+    #[error(transparent)]
+    Money(MoneyError),
+    /// An amount beyond ±[`MAX_AMOUNT_UNITS`](crate::order::MAX_AMOUNT_UNITS).
+    #[error("implausible settlement amount {0}")]
+    Implausible(Money),
+    /// A time outside the plausible range.
+    #[error("implausible time {0}")]
+    ImplausibleTime(DateTime<Utc>),
+    /// The period ends before it starts.
+    #[error("settlement period ends before it starts")]
+    PeriodOrder,
+}
+
+impl SettlementError {
+    /// The exception-queue reason (`money_invalid`, `invalid_time`).
+    pub fn reason(&self) -> ReasonCode {
+        match self {
+            SettlementError::Money(m) => money_reason(m),
+            SettlementError::Implausible(_) => ReasonCode::AmountOutOfRange,
+            SettlementError::ImplausibleTime(_) | SettlementError::PeriodOrder => {
+                ReasonCode::InvalidTime
+            }
+        }
+    }
+}
+
+impl From<SettlementError> for crate::Error {
+    fn from(e: SettlementError) -> crate::Error {
+        crate::Error::validation(e.reason(), e.to_string()).with_source(e)
     }
 }

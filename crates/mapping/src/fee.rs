@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use marketsync_core::{
-    Channel, DiscountFunder, Error, Money, Order, OrderId, Rounding, Settlement, SettlementLine,
+    Channel, DiscountFunder, Error, Money, MoneyError, Order, OrderId, Rounding, Settlement,
+    SettlementLine,
 };
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
@@ -259,29 +260,34 @@ fn marginal_default() -> bool {
 }
 
 impl TieredRate {
-    /// The fee for a base amount (unrounded).
-    pub fn fee_for(&self, base: Decimal) -> Decimal {
+    /// The fee for a base amount (unrounded). `Err(MoneyError::Overflow)` when a base from a
+    /// hostile payload times a rate leaves the decimal range.
+    pub fn fee_for(&self, base: Decimal) -> Result<Decimal, MoneyError> {
         if self.marginal {
             let mut fee = Decimal::ZERO;
             let mut lower = Decimal::ZERO;
             for t in &self.tiers {
                 let upper = t.up_to.map_or(base, |u| u.min(base));
                 if upper > lower {
-                    fee += (upper - lower) * t.rate;
+                    let slice = upper
+                        .checked_sub(lower)
+                        .and_then(|w| w.checked_mul(t.rate))
+                        .ok_or(MoneyError::Overflow)?;
+                    fee = fee.checked_add(slice).ok_or(MoneyError::Overflow)?;
                 }
                 match t.up_to {
                     Some(u) if u < base => lower = u,
                     _ => break,
                 }
             }
-            fee
+            Ok(fee)
         } else {
             let rate = self
                 .tiers
                 .iter()
                 .find(|t| t.up_to.is_none_or(|u| base <= u))
                 .map_or(Decimal::ZERO, |t| t.rate);
-            base * rate
+            base.checked_mul(rate).ok_or(MoneyError::Overflow)
         }
     }
 }
@@ -301,7 +307,11 @@ impl FeeRule for TieredRate {
                 .checked_add(&line_base(ctx.order, idx, self.base)?)
                 .map_err(errors::money)?;
         }
-        let fee = Money::new(self.fee_for(base.amount), base.currency).round(self.rounding);
+        let fee = Money::new(
+            self.fee_for(base.amount).map_err(errors::money)?,
+            base.currency,
+        )
+        .round(self.rounding);
         Ok(vec![FeeLine {
             code: self.code.clone(),
             amount: fee,
@@ -570,11 +580,17 @@ mod tests {
             base: FeeBase::Gross,
             rounding: Rounding::HalfUp,
         };
-        assert_eq!(t.fee_for(dec!(500)), dec!(75.00));
-        assert_eq!(t.fee_for(dec!(1500)), dec!(190.00));
+        assert_eq!(t.fee_for(dec!(500)).unwrap(), dec!(75.00));
+        assert_eq!(t.fee_for(dec!(1500)).unwrap(), dec!(190.00));
         t.marginal = false;
-        assert_eq!(t.fee_for(dec!(1500)), dec!(120.00));
-        assert_eq!(t.fee_for(dec!(1000)), dec!(150.00));
+        assert_eq!(t.fee_for(dec!(1500)).unwrap(), dec!(120.00));
+        assert_eq!(t.fee_for(dec!(1000)).unwrap(), dec!(150.00));
+        // A base from a hostile payload times a rate leaves the decimal range: an error, not a
+        // panic.
+        t.tiers[1].rate = dec!(2);
+        assert!(t.fee_for(Decimal::MAX).is_err());
+        t.marginal = true;
+        assert!(t.fee_for(Decimal::MAX).is_err());
     }
 
     #[test]

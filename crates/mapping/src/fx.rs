@@ -19,7 +19,7 @@ use std::fmt;
 use std::io::Read;
 
 use chrono::NaiveDate;
-use marketsync_core::{Currency, Error, FxConversion, Money, ReasonCode, Rounding};
+use marketsync_core::{Currency, Error, FxConversion, Money, MoneyError, ReasonCode, Rounding};
 use rust_decimal::Decimal;
 
 use crate::errors;
@@ -212,8 +212,14 @@ pub fn convert_parts(
         .iter()
         .map(|p| (-p.amount).max(Decimal::ZERO))
         .collect();
-    let pos_total: Decimal = pos.iter().sum();
-    let neg_total: Decimal = neg.iter().sum();
+    let checked_sum = |v: &[Decimal]| {
+        v.iter()
+            .try_fold(Decimal::ZERO, |acc, d| acc.checked_add(*d))
+            .ok_or(MoneyError::Overflow)
+            .map_err(errors::money)
+    };
+    let pos_total = checked_sum(&pos)?;
+    let neg_total = checked_sum(&neg)?;
     let conv = |d: Decimal| -> Result<Money, Error> {
         Ok(convert(&Money::new(d, rate.from), rate, rounding)?.0)
     };

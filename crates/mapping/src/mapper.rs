@@ -11,8 +11,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use marketsync_core::{
     Channel, Currency, Dimensions, DiscountFunder, Error, FxConversion, JournalEntry, JournalLine,
-    LegalEntityId, Money, Order, OrderLine, ReasonCode, Refund, RefundStatus, Settlement,
-    SettlementLineKind, ShopId, Side, TaxCollector, TaxLine,
+    LegalEntityId, Money, MoneyError, Order, OrderLine, ReasonCode, Refund, RefundStatus,
+    Settlement, SettlementLineKind, ShopId, Side, TaxCollector, TaxLine,
 };
 use rust_decimal::Decimal;
 
@@ -283,7 +283,14 @@ impl Mapper {
                     .filter(|t| t.included_in_price)
                     .map(|t| &t.amount),
             )?;
-            weights.push(gross.amount - seller.amount - platform.amount);
+            weights.push(
+                gross
+                    .amount
+                    .checked_sub(seller.amount)
+                    .and_then(|v| v.checked_sub(platform.amount))
+                    .ok_or(MoneyError::Overflow)
+                    .map_err(money)?,
+            );
             out.push(LineAmounts {
                 gross,
                 seller_disc: seller,
@@ -595,6 +602,7 @@ impl Mapper {
             )
             .with_context("refund", &refund.id));
         }
+        refund.validate()?;
         if refund.order_id != order.id || refund.channel != order.channel {
             return Err(errors::invalid(format!(
                 "refund {} does not belong to order {}",
@@ -770,7 +778,17 @@ impl Mapper {
         s: &Settlement,
         tz: Tz,
     ) -> Result<BTreeMap<Period, (NaiveDate, Money)>, Error> {
-        let end = business_date(s.period_end - chrono::Duration::nanoseconds(1), tz);
+        let last_instant = s
+            .period_end
+            .checked_sub_signed(chrono::Duration::nanoseconds(1))
+            .ok_or_else(|| {
+                errors::invalid(format!(
+                    "settlement {} has an out-of-range period end",
+                    s.id
+                ))
+                .with_reason(ReasonCode::InvalidTime)
+            })?;
+        let end = business_date(last_instant, tz);
         let mut out: BTreeMap<Period, (NaiveDate, Money)> = BTreeMap::new();
         for line in &s.lines {
             if line.amount.currency != s.currency || !line.amount.is_rounded() {
@@ -818,6 +836,7 @@ impl Mapper {
         ctx: &Context,
         accruals: &[JournalEntry],
     ) -> Result<Vec<JournalEntry>, Error> {
+        s.validate()?;
         let booked = booked_rates(accruals);
         let (_, tz) = self.settings(ctx)?;
         let unknown = self.unknown_fee_codes(s)?;
@@ -970,6 +989,7 @@ impl Mapper {
     /// the settlement journals used, the bank at the payout date's rate — and the difference is
     /// realized FX gain or loss.
     pub fn payout_journal(&self, s: &Settlement, ctx: &Context) -> Result<JournalEntry, Error> {
+        s.validate()?;
         let Some(payout) = &s.payout else {
             return Err(
                 errors::invalid(format!("settlement {} has no payout", s.id))

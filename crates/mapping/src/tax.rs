@@ -86,17 +86,31 @@ impl TaxCheck<'_> {
         tolerance: Decimal,
     ) -> Result<(), Error> {
         let base = self.base(basis).amount;
+        if !(Decimal::ZERO..=Decimal::ONE).contains(&rate) {
+            return Err(self
+                .mismatch(rule, "tax rate outside 0..=1", None)
+                .with_reason(ReasonCode::RateOutOfRange)
+                .with_context("rate", rate));
+        }
+        let overflow = || {
+            self.mismatch(rule, "recomputed tax overflows the decimal range", None)
+                .with_reason(ReasonCode::AmountOutOfRange)
+        };
         let exact = if self.tax.included_in_price {
-            let divisor = Decimal::ONE + rate;
-            if divisor.is_zero() {
-                return Err(self.mismatch(rule, "rate of -100%", None));
-            }
-            base * rate / divisor
+            // rate ≥ 0, so the divisor is at least 1.
+            let divisor = Decimal::ONE.checked_add(rate).ok_or_else(overflow)?;
+            base.checked_mul(rate)
+                .and_then(|v| v.checked_div(divisor))
+                .ok_or_else(overflow)?
         } else {
-            base * rate
+            base.checked_mul(rate).ok_or_else(overflow)?
         };
         let expected = Money::new(exact, self.tax.amount.currency).round(rounding);
-        if (expected.amount - self.tax.amount.amount).abs() > tolerance {
+        let difference = expected
+            .amount
+            .checked_sub(self.tax.amount.amount)
+            .ok_or_else(overflow)?;
+        if difference.abs() > tolerance {
             return Err(self
                 .mismatch(
                     rule,
@@ -459,6 +473,75 @@ impl TaxRuleConfig {
             TaxRuleConfig::UsMarketplaceFacilitator(r) => r,
             TaxRuleConfig::EuVat(r) => r,
             TaxRuleConfig::SalesTaxExclusive(r) => r,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use marketsync_core::{Currency, TaxKind};
+
+    #[test]
+    fn hostile_rates_and_bases_are_errors_not_panics() {
+        let usd = |d: Decimal| Money::new(d, Currency::USD);
+        let (channel, shop, order) = (Channel::Shopify, ShopId::new("s"), OrderId::new("o"));
+        for included in [false, true] {
+            let tax = TaxLine {
+                kind: TaxKind::SalesTax,
+                rate: None,
+                amount: usd(Decimal::ONE),
+                included_in_price: included,
+                collected_by: TaxCollector::Seller,
+                jurisdiction: None,
+            };
+            let check = TaxCheck {
+                channel: &channel,
+                shop: &shop,
+                order_id: &order,
+                scope: "line",
+                base_net_of_seller: usd(Decimal::MAX),
+                base_buyer_paid: usd(Decimal::MAX),
+                tax: &tax,
+            };
+            // 2^64 − 1 as a rate (Shopify's GraphQL Float): refused by range, never multiplied.
+            let e = check
+                .compare(
+                    "r",
+                    Decimal::from(u64::MAX),
+                    TaxBasis::BuyerPaid,
+                    Rounding::HalfUp,
+                    Decimal::ZERO,
+                )
+                .unwrap_err();
+            assert_eq!(e.reason(), ReasonCode::RateOutOfRange);
+            let e = check
+                .compare(
+                    "r",
+                    Decimal::NEGATIVE_ONE,
+                    TaxBasis::BuyerPaid,
+                    Rounding::HalfUp,
+                    Decimal::ZERO,
+                )
+                .unwrap_err();
+            assert_eq!(e.reason(), ReasonCode::RateOutOfRange);
+            // A rate in range on the largest base: compared (a mismatch), not overflowed.
+            let e = check
+                .compare(
+                    "r",
+                    Decimal::ONE,
+                    TaxBasis::BuyerPaid,
+                    Rounding::HalfUp,
+                    Decimal::ZERO,
+                )
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e.reason(),
+                    ReasonCode::TaxMismatch | ReasonCode::AmountOutOfRange
+                ),
+                "{e}"
+            );
         }
     }
 }

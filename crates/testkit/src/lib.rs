@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod generate;
 pub mod memory;
+pub mod mutate;
 pub mod sim;
 
 pub use conformance::{ConnectorFixture, ErpFault, ErpFixture, Fault, Report};

@@ -16,10 +16,19 @@
 //!   the cent; otherwise the record fails with `MalformedPayload` rather than being booked wrong.
 //! * **Times**: GraphQL `DateTime` values are ISO-8601 instants; they are stored in UTC, and
 //!   the shop's configured IANA zone is kept as the source zone.
+//! * **Hostile input** never panics and never slips through: every amount is exact and rounded
+//!   to its currency's minor unit (`10.005` USD or `100.5` JPY is `money_invalid`), tax rates
+//!   must lie in `0..=1` (`rate_out_of_range`), quantities in `0..=1,000,000`
+//!   (`invalid_quantity`), a payout's `net` is a non-negative magnitude whatever its direction
+//!   (`amount_out_of_range`), and every order, refund and settlement returned has passed its own
+//!   `validate()`. `tests/mutation.rs` runs this over mutated payloads in every `cargo test`.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use marketsync_core::MoneyError;
+use marketsync_core::money::parse_decimal_exact;
+use marketsync_core::order::{MAX_LINE_QUANTITY, is_fraction};
 use marketsync_core::{
     Address, Buyer, Channel, Currency, Discount, DiscountFunder, Error, FulfilmentChannel,
     ListingId, Money, Order, OrderId, OrderLine, OrderLineId, OrderStatus, Payment, PayoutId, Pii,
@@ -72,6 +81,11 @@ fn currency(code: &str, field: &'static str) -> Result<Currency> {
 }
 
 /// Parses a `MoneyV2` (decimal string + currency code).
+///
+/// Every Shopify amount has been charged, refunded or paid out, so it is parsed exactly and
+/// must be rounded to the currency's minor unit ([`Money::parse_settled`]): `"10.005"` USD or
+/// `"100.5"` JPY, and amounts with more than 28 significant digits, are `Validation` errors
+/// with [`ReasonCode::MoneyInvalid`]; a malformed string is `MalformedPayload`.
 pub fn money(m: &wire::MoneyV2, field: &'static str) -> Result<Money> {
     let c = currency(&m.currency_code, field)?;
     let amount = m.amount.trim();
@@ -84,7 +98,35 @@ pub fn money(m: &wire::MoneyV2, field: &'static str) -> Result<Money> {
     {
         return Err(malformed(field, format!("{field} is not a decimal amount")));
     }
-    Money::parse(amount, c).map_err(|e| malformed(field, e.to_string()).with_source(e))
+    Money::parse_settled(amount, c).map_err(|e| {
+        let reason = match e {
+            MoneyError::InvalidAmount(_) | MoneyError::UnknownCurrency(_) => {
+                ReasonCode::MalformedPayload
+            }
+            _ => ReasonCode::MoneyInvalid,
+        };
+        malformed(field, format!("{field}: {e}"))
+            .with_reason(reason)
+            .with_source(e)
+    })
+}
+
+/// A tax rate (a GraphQL `Float` fraction), read exactly from its JSON spelling and checked to
+/// lie in `0..=1`.
+fn tax_rate(n: &serde_json::Number, field: &'static str) -> Result<Decimal> {
+    let text = n.to_string();
+    let rate = parse_decimal_exact(&text).map_err(|e| {
+        malformed(field, "tax rate is not a plain decimal number")
+            .with_reason(ReasonCode::RateOutOfRange)
+            .with_source(e)
+    })?;
+    if !is_fraction(rate) {
+        return Err(
+            malformed(field, format!("tax rate {rate} is outside 0..=1"))
+                .with_reason(ReasonCode::RateOutOfRange),
+        );
+    }
+    Ok(rate)
 }
 
 /// The shop-currency side of a `MoneyBag`, checked against the order currency.
@@ -162,13 +204,7 @@ fn tax_lines(
     lines
         .iter()
         .map(|t| {
-            let rate =
-                match &t.rate {
-                    Some(n) => Some(n.to_string().parse::<Decimal>().map_err(|e| {
-                        malformed(field, "tax rate is not a number").with_source(e)
-                    })?),
-                    None => None,
-                };
+            let rate = t.rate.as_ref().map(|n| tax_rate(n, field)).transpose()?;
             let kind = tax_kind(t.title.as_deref());
             Ok(TaxLine {
                 jurisdiction: destination.jurisdiction(&kind),
@@ -283,7 +319,15 @@ pub fn map_status(
 
 fn non_negative_u32(v: i64, field: &'static str) -> Result<u32> {
     u32::try_from(v)
-        .map_err(|e| malformed(field, format!("{field} {v} is out of range")).with_source(e))
+        .ok()
+        .filter(|q| *q <= MAX_LINE_QUANTITY)
+        .ok_or_else(|| {
+            malformed(
+                field,
+                format!("{field} {v} is out of range (0..={MAX_LINE_QUANTITY})"),
+            )
+            .with_reason(ReasonCode::InvalidQuantity)
+        })
 }
 
 /// Normalizes one order.
@@ -320,9 +364,10 @@ pub fn order(w: &wire::Order, ctx: &NormalizeContext, raw: &RawRecord) -> Result
                 item.quantity,
                 "fulfillmentLineItems.quantity",
             )?);
-            *shipped_by_line
+            let shipped = shipped_by_line
                 .entry(item.line_item.id.as_str())
-                .or_default() += q;
+                .or_default();
+            *shipped = shipped.saturating_add(q);
         }
     }
 
@@ -382,8 +427,12 @@ pub fn order(w: &wire::Order, ctx: &NormalizeContext, raw: &RawRecord) -> Result
         });
     }
 
-    let ordered: u64 = lines.iter().map(|l| u64::from(l.quantity)).sum();
-    let shipped: u64 = lines.iter().map(|l| u64::from(l.quantity_shipped)).sum();
+    let ordered = lines
+        .iter()
+        .fold(0_u64, |acc, l| acc.saturating_add(u64::from(l.quantity)));
+    let shipped = lines.iter().fold(0_u64, |acc, l| {
+        acc.saturating_add(u64::from(l.quantity_shipped))
+    });
     let status = map_status(
         w.display_financial_status.as_ref(),
         &w.display_fulfillment_status,
@@ -643,7 +692,7 @@ pub fn refund(
             || "NO_TRANSACTION".to_owned(),
             |t| t.status.as_str().to_owned(),
         );
-    Ok(Refund {
+    let refund = Refund {
         channel: Channel::Shopify,
         shop: ctx.shop.clone(),
         id: RefundId::new(r.id.clone()),
@@ -668,7 +717,9 @@ pub fn refund(
             received_at: None,
         }),
         raw: Some(raw.reference()),
-    })
+    };
+    refund.validate()?;
+    Ok(refund)
 }
 
 fn payout_rank(s: &wire::PayoutStatus) -> u64 {
@@ -696,6 +747,19 @@ pub fn settlement(
 ) -> Result<Settlement> {
     use wire::BalanceTransactionType as B;
     let net = money(&p.net, "payout.net")?;
+    if net.is_negative() {
+        // The direction is `transactionType`; `net` itself is a magnitude. A negative deposit
+        // (or withdrawal) would book money the wrong way round.
+        return Err(malformed(
+            "payout.net",
+            format!(
+                "payout {} has a negative net {net} ({})",
+                p.id,
+                p.transaction_type.as_str()
+            ),
+        )
+        .with_reason(ReasonCode::AmountOutOfRange));
+    }
     let c = net.currency;
     let issued_at = parse_time(&p.issued_at, "payout.issuedAt")?;
     let mut lines = Vec::new();
@@ -791,7 +855,7 @@ pub fn settlement(
         }),
         _ => None,
     };
-    Ok(Settlement {
+    let settlement = Settlement {
         channel: Channel::Shopify,
         shop: ctx.shop.clone(),
         id: SettlementId::new(p.id.clone()),
@@ -802,7 +866,9 @@ pub fn settlement(
         lines,
         payout,
         raw: Some(raw.reference()),
-    })
+    };
+    settlement.validate()?;
+    Ok(settlement)
 }
 
 #[cfg(test)]

@@ -27,6 +27,16 @@
 //! `step_paid_fee` are kept in `extensions`. A forfeited deposit (`FRONT_PAID_FRONT_FORFEITED`)
 //! is flagged there (`deposit_forfeited`) for the posting rules.
 //!
+//! **Hostile input.** Nothing here panics on a payload: amounts are read exactly (more than 28
+//! significant digits is refused at parsing, never rounded), every sum, product and negation is
+//! checked (an overflow is `AmountOutOfRange`), and every record returned has passed its own
+//! `validate()` (quantities `1..=1,000,000`, plausible years, `created ≤ pay_time`,
+//! `created ≤ modified`, amounts within ±10^15). A refusal is a `Validation` or `Mapping` error
+//! with a specific [`ReasonCode`] (`invalid_quantity`, `amount_out_of_range`, `invalid_time`,
+//! `money_invalid`, `malformed_payload`, `unknown_status`), which the connector turns into a
+//! `Fetched::failed` carrying the raw record: the page goes on. `tests/mutation.rs` runs this
+//! over mutated payloads in every `cargo test`.
+//!
 //! **Personal data.** TOP never sends the receiver in clear: name, phone and street are
 //! encrypted and `oaid` references them. The ship-to is kept as a region-`Cn`
 //! [`Pii::sealed`] value (`taobao_oaid`, or `taobao_encrypted_receiver` holding the ciphertexts),
@@ -36,6 +46,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, TimeZone, Utc};
+use marketsync_core::order::MAX_LINE_QUANTITY;
 use marketsync_core::{Address, Region};
 use marketsync_core::{
     Buyer, Channel, Currency, Discount, DiscountFunder, Error, ErrorKind, FulfilmentChannel,
@@ -102,6 +113,26 @@ fn cny(d: Decimal) -> Money {
 
 fn yuan(v: &Option<wire::Yuan>) -> Decimal {
     v.map(|y| y.0).unwrap_or_default()
+}
+
+/// An amount the payload cannot make add up without overflowing a `Decimal`.
+fn overflow(what: &str) -> Error {
+    Error::validation(
+        ReasonCode::AmountOutOfRange,
+        format!("{what} overflows the decimal range"),
+    )
+}
+
+fn add(a: Decimal, b: Decimal, what: &str) -> Result<Decimal> {
+    a.checked_add(b).ok_or_else(|| overflow(what))
+}
+
+fn sub(a: Decimal, b: Decimal, what: &str) -> Result<Decimal> {
+    a.checked_sub(b).ok_or_else(|| overflow(what))
+}
+
+fn mul(a: Decimal, b: Decimal, what: &str) -> Result<Decimal> {
+    a.checked_mul(b).ok_or_else(|| overflow(what))
 }
 
 /// Who the normalized records belong to.
@@ -174,17 +205,21 @@ fn seller_discount(amount: Decimal, code: &str, description: Option<String>) -> 
 fn line(o: &wire::Order) -> Result<(OrderLine, Decimal)> {
     let line_id = o.id().ok_or_else(|| malformed("sub-order without oid"))?;
     let num = *required(&o.num, "orders.order.num")?;
-    if num == 0 {
-        return Err(malformed(format!("sub-order {line_id} has num 0")));
+    if num == 0 || num > MAX_LINE_QUANTITY {
+        return Err(Error::validation(
+            ReasonCode::InvalidQuantity,
+            format!("sub-order {line_id} has num {num} (must be 1..={MAX_LINE_QUANTITY})"),
+        ));
     }
     let price = required(&o.price, "orders.order.price")?.0;
     let qty = Decimal::from(num);
     let discount = yuan(&o.discount_fee);
     let adjust = yuan(&o.adjust_fee);
     if price.is_sign_negative() || discount.is_sign_negative() {
-        return Err(malformed(format!(
-            "sub-order {line_id}: negative price or discount"
-        )));
+        return Err(Error::validation(
+            ReasonCode::AmountOutOfRange,
+            format!("sub-order {line_id}: negative price or discount"),
+        ));
     }
     let mut unit_price = price;
     let mut discounts = Vec::new();
@@ -197,8 +232,14 @@ fn line(o: &wire::Order) -> Result<(OrderLine, Decimal)> {
             "adjust_fee",
             Some("seller price change".into()),
         ));
-    } else if adjust > Decimal::ZERO {
-        let raised = (price * qty + adjust) / qty;
+    }
+    let gross = mul(price, qty, "price × num")?;
+    let adjusted = add(gross, adjust, "price × num + adjust_fee")?;
+    if adjust > Decimal::ZERO {
+        // `qty` is at least 1, so the division cannot fail; checked all the same.
+        let raised = adjusted
+            .checked_div(qty)
+            .ok_or_else(|| overflow("raised unit price"))?;
         if raised.round_dp(2) != raised {
             return Err(malformed(format!(
                 "sub-order {line_id}: a price increase of {adjust} does not divide over {num} units"
@@ -206,11 +247,12 @@ fn line(o: &wire::Order) -> Result<(OrderLine, Decimal)> {
         }
         unit_price = raised;
     }
-    let net = price * qty + adjust - discount;
+    let net = sub(adjusted, discount, "sub-order net")?;
     if net.is_sign_negative() {
-        return Err(malformed(format!(
-            "sub-order {line_id}: discounts exceed the price"
-        )));
+        return Err(Error::validation(
+            ReasonCode::AmountOutOfRange,
+            format!("sub-order {line_id}: discounts exceed the price"),
+        ));
     }
     let sku = [&o.outer_sku_id, &o.outer_iid, &o.sku_id]
         .into_iter()
@@ -306,7 +348,10 @@ pub fn trade_to_order(t: &wire::Trade, ctx: &Context, raw: &RawRecord) -> Result
     let payment = required(&t.payment, "payment")?.0;
     let post_fee = yuan(&t.post_fee);
     if payment.is_sign_negative() || post_fee.is_sign_negative() {
-        return Err(malformed("negative payment or post_fee"));
+        return Err(Error::validation(
+            ReasonCode::AmountOutOfRange,
+            "negative payment or post_fee",
+        ));
     }
 
     let orders = t.order_list();
@@ -319,20 +364,26 @@ pub fn trade_to_order(t: &wire::Trade, ctx: &Context, raw: &RawRecord) -> Result
     let mut net_sum = Decimal::ZERO;
     for o in orders {
         let (l, net) = line(o)?;
-        net_sum += net;
+        net_sum = add(net_sum, net, "Σ sub-order nets")?;
         lines.push(l);
     }
 
     // Trade-level discounts: what the lines' nets plus postage exceed the payment by.
-    let allocated = net_sum + post_fee - payment;
+    let allocated = sub(
+        add(net_sum, post_fee, "goods + postage")?,
+        payment,
+        "trade-level discount",
+    )?;
     if allocated.is_sign_negative() {
         return Err(malformed(format!(
             "trade {id}: payment {payment} exceeds goods {net_sum} + postage {post_fee}"
         )));
     }
     if orders.iter().all(|o| o.divide_order_fee.is_some()) {
-        let divided: Decimal = orders.iter().map(|o| yuan(&o.divide_order_fee)).sum();
-        if divided + post_fee != payment {
+        let divided = orders.iter().try_fold(Decimal::ZERO, |acc, o| {
+            add(acc, yuan(&o.divide_order_fee), "Σ divide_order_fee")
+        })?;
+        if add(divided, post_fee, "Σ divide_order_fee + post_fee")? != payment {
             return Err(malformed(format!(
                 "trade {id}: Σ divide_order_fee {divided} + post_fee {post_fee} ≠ payment {payment}"
             )));
@@ -341,13 +392,16 @@ pub fn trade_to_order(t: &wire::Trade, ctx: &Context, raw: &RawRecord) -> Result
     let red_packet = Decimal::new(t.tmall_coupon_fee.unwrap_or_default(), 2);
     let subsidy = yuan(&t.platform_subsidy_fee);
     if red_packet.is_sign_negative() || subsidy.is_sign_negative() {
-        return Err(malformed("negative platform-funded discount"));
+        return Err(Error::validation(
+            ReasonCode::AmountOutOfRange,
+            "negative platform-funded discount",
+        ));
     }
-    let shop_part = allocated - red_packet - subsidy;
+    let platform_funded = add(red_packet, subsidy, "platform-funded discounts")?;
+    let shop_part = sub(allocated, platform_funded, "shop promotions")?;
     if shop_part.is_sign_negative() {
         return Err(malformed(format!(
-            "trade {id}: platform-funded discounts {} exceed the trade-level discount {allocated}",
-            red_packet + subsidy
+            "trade {id}: platform-funded discounts {platform_funded} exceed the trade-level discount {allocated}"
         )));
     }
     let mut discounts = Vec::new();
@@ -500,7 +554,18 @@ pub fn refund_to_canonical(r: &wire::Refund, ctx: &Context, raw: &RawRecord) -> 
     let oid = r.oid.map(|o| o.to_string()).unwrap_or_else(|| tid.clone());
     let amount = required(&r.refund_fee, "refund_fee")?.0;
     if amount.is_sign_negative() {
-        return Err(malformed(format!("refund {id}: negative refund_fee")));
+        return Err(Error::validation(
+            ReasonCode::AmountOutOfRange,
+            format!("refund {id}: negative refund_fee"),
+        ));
+    }
+    if let Some(total) = r.total_fee.map(|t| t.0).filter(|t| *t > Decimal::ZERO) {
+        if amount > total {
+            return Err(Error::validation(
+                ReasonCode::AmountOutOfRange,
+                format!("refund {id}: refund_fee {amount} exceeds the trade total {total}"),
+            ));
+        }
     }
     let created_at = required_time(&r.created, "created")?;
     let updated_at = required_time(&r.modified, "modified")?;
@@ -523,7 +588,7 @@ pub fn refund_to_canonical(r: &wire::Refund, ctx: &Context, raw: &RawRecord) -> 
         tracking_number: non_empty(&r.sid),
         received_at: None,
     });
-    Ok(Refund {
+    let refund = Refund {
         channel: ctx.channel.clone(),
         shop: ctx.shop.clone(),
         id: RefundId::new(id),
@@ -549,7 +614,9 @@ pub fn refund_to_canonical(r: &wire::Refund, ctx: &Context, raw: &RawRecord) -> 
         total: cny(amount),
         goods_return,
         raw: Some(raw.reference()),
-    })
+    };
+    refund.validate()?;
+    Ok(refund)
 }
 
 /// Turns the bills of one period (`taobao.bill.bills.get`) into a settlement.
@@ -577,6 +644,13 @@ pub fn bills_to_settlement(
             continue;
         }
         let amount = *required(&b.amount, "amount")?;
+        // Charged (positive) from the platform's side is a cost (negative) from the seller's.
+        let seller_side = amount.checked_neg().ok_or_else(|| {
+            Error::validation(
+                ReasonCode::AmountOutOfRange,
+                format!("bill {bid}: amount {amount} fen cannot be negated"),
+            )
+        })?;
         let account = required(&b.account_id, "account_id")?;
         let posted_at = match optional_time(&b.book_time)? {
             Some(t) => t,
@@ -586,7 +660,7 @@ pub fn bills_to_settlement(
             kind: SettlementLineKind::Fee {
                 code: format!("account:{account}"),
             },
-            amount: Money::from_minor(-amount, Currency::CNY),
+            amount: Money::from_minor(seller_side, Currency::CNY),
             order_id: non_empty(&b.trade_id).map(OrderId::new),
             reference: Some(bid.to_string()),
             posted_at,
@@ -598,7 +672,7 @@ pub fn bills_to_settlement(
             .format("%Y%m%d%H%M%S")
             .to_string()
     };
-    Ok(Settlement {
+    let settlement = Settlement {
         channel: ctx.channel.clone(),
         shop: ctx.shop.clone(),
         id: SettlementId::new(format!(
@@ -613,7 +687,9 @@ pub fn bills_to_settlement(
         lines,
         payout: None,
         raw: Some(raw.reference()),
-    })
+    };
+    settlement.validate()?;
+    Ok(settlement)
 }
 
 /// True when an error is about the record's data (it belongs in a `Fetched::failed`), not

@@ -3,7 +3,10 @@
 //! The rule (official Java `TaobaoUtils.signTopRequest`, .NET `TopUtils`):
 //!
 //! 1. take every text parameter, system and business alike, except `sign`; skip a parameter
-//!    whose key or value is empty;
+//!    whose key or value is empty — and, as in the official Java SDK, "empty" includes
+//!    whitespace-only: `StringUtils.isEmpty` is true for a string of nothing but
+//!    `Character.isWhitespace` characters, and `TaobaoHashMap.put` drops such a pair, so it is
+//!    neither sent nor signed ([`is_top_empty`]);
 //! 2. sort by key in byte order;
 //! 3. concatenate `key + value` with no separator;
 //! 4. `md5`: `MD5(secret + concat + secret)`; `hmac`: `HMAC-MD5(secret, concat)`;
@@ -72,14 +75,45 @@ impl FromStr for SignMethod {
     }
 }
 
-/// The string TOP signs: sorted `key+value` pairs, `sign` and empty keys or values skipped.
+/// Java's `Character.isWhitespace`: the Unicode space, line and paragraph separators except the
+/// non-breaking ones (U+00A0, U+2007, U+202F), plus `\t \n \u{B} \u{C} \r` and the
+/// information separators U+001C–U+001F. (Rust's `char::is_whitespace` differs: it counts
+/// U+0085 and the non-breaking spaces, and not U+001C–U+001F.)
+pub fn is_java_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n'
+            | '\u{000B}'
+            | '\u{000C}'
+            | '\r'
+            | '\u{001C}'..='\u{001F}'
+            | ' '
+            | '\u{1680}'
+            | '\u{2000}'..='\u{2006}'
+            | '\u{2008}'..='\u{200A}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{205F}'
+            | '\u{3000}'
+    )
+}
+
+/// The TOP SDK's notion of an empty parameter (`StringUtils.isEmpty` in the official Java SDK):
+/// no characters, or only whitespace ([`is_java_whitespace`]). Such a key or value is neither
+/// sent nor signed.
+pub fn is_top_empty(s: &str) -> bool {
+    s.chars().all(is_java_whitespace)
+}
+
+/// The string TOP signs: sorted `key+value` pairs, `sign` and empty (or whitespace-only) keys or
+/// values skipped.
 pub fn string_to_sign<'a, I>(params: I) -> String
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
     let sorted: BTreeMap<&str, &str> = params
         .into_iter()
-        .filter(|(k, v)| !k.is_empty() && !v.is_empty() && *k != "sign")
+        .filter(|(k, v)| !is_top_empty(k) && !is_top_empty(v) && *k != "sign")
         .collect();
     let mut out = String::new();
     for (k, v) in sorted {
@@ -170,7 +204,9 @@ impl RequestSigner for TopSigner {
         let mut pairs: Vec<(String, String)> =
             marketsync_http::url::form_urlencoded::parse(&request.body)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .filter(|(k, _)| k != "sign")
+                // Like the SDK's `TaobaoHashMap.put`: an empty or whitespace-only pair is not
+                // sent (and so not signed).
+                .filter(|(k, v)| k != "sign" && !is_top_empty(k) && !is_top_empty(v))
                 .collect();
         // Query parameters are signed too (TOP signs every text parameter).
         let query = request.query_pairs();
@@ -272,6 +308,51 @@ mod tests {
         );
         let dbg = format!("{:?}", TopSigner::new("helloworld", SignMethod::Md5));
         assert!(!dbg.contains("helloworld"));
+    }
+
+    #[test]
+    fn whitespace_only_values_are_empty_like_the_java_sdk() {
+        // The official Java SDK's StringUtils.isEmpty is true for "   ": such a pair is dropped
+        // by TaobaoHashMap.put, so it is neither sent nor signed.
+        let mut p = vector_params("md5");
+        p.push(("buyer_nick", "   "));
+        p.push(("memo", "\t\r\n\u{3000}\u{2003}\u{001F}"));
+        p.push(("  ", "orphan"));
+        assert_eq!(
+            sign(p, "helloworld", SignMethod::Md5),
+            "66987CB115214E59E6EC978214934FB8"
+        );
+        // Java does not count the non-breaking spaces (nor U+0085) as whitespace: such a value is
+        // sent and signed.
+        for kept in ["\u{00A0}", "\u{2007}", "\u{202F}", "\u{0085}", " a "] {
+            assert!(!is_top_empty(kept), "{kept:?}");
+            let mut p = vector_params("md5");
+            p.push(("buyer_nick", kept));
+            assert_ne!(
+                sign(p, "helloworld", SignMethod::Md5),
+                "66987CB115214E59E6EC978214934FB8",
+                "{kept:?}"
+            );
+        }
+        assert!(is_top_empty(""));
+
+        // The signer leaves such a pair out of the body it sends.
+        let url = "http://127.0.0.1/router/rest".parse().unwrap();
+        let mut pairs: Vec<(String, String)> = vector_params("md5")
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        pairs.push(("buyer_nick".into(), "  ".into()));
+        let mut req = HttpRequest::new(marketsync_http::http::Method::POST, url).form_body(&pairs);
+        TopSigner::new("helloworld", SignMethod::Md5)
+            .sign(&mut req)
+            .unwrap();
+        let body = String::from_utf8(req.body.clone()).unwrap_or_default();
+        assert!(!body.contains("buyer_nick"), "{body}");
+        assert!(
+            body.ends_with("sign=66987CB115214E59E6EC978214934FB8"),
+            "{body}"
+        );
     }
 
     #[test]

@@ -31,7 +31,9 @@ impl FromStr for Yuan {
         if !ok_shape {
             return Err(format!("not a yuan amount: {s:?}"));
         }
-        let d = Decimal::from_str(t).map_err(|e| format!("not a yuan amount {s:?}: {e}"))?;
+        // Exact or refused: never rounded to fit (more than 28 significant digits).
+        let d = marketsync_core::money::parse_decimal_exact(t)
+            .map_err(|e| format!("not a yuan amount: {e}"))?;
         if d.scale() > 2 {
             return Err(format!("yuan amount {s:?} has more than two decimals"));
         }

@@ -473,10 +473,10 @@ pub fn document_from_rows(
     let mut found: Vec<(i64, TransactionRow)> = Vec::new();
     for r in rows {
         let t: TransactionRow = row(r, "transaction")?;
-        let id = t.id.integer().ok_or_else(|| {
+        let id = t.id.integer().filter(|id| *id > 0).ok_or_else(|| {
             Error::validation(
                 ReasonCode::MalformedPayload,
-                "transaction id is not a number",
+                "transaction id is not a positive whole number",
             )
         })?;
         found.push((id, t));
@@ -503,18 +503,31 @@ pub fn items_from_rows(
     let mut out = BTreeMap::new();
     for r in rows {
         let i: ItemRow = row(r, "item")?;
-        let id = i.id.integer().ok_or_else(|| {
-            Error::validation(ReasonCode::MalformedPayload, "item id is not a number")
+        let id = i.id.integer().filter(|id| *id > 0).ok_or_else(|| {
+            Error::validation(
+                ReasonCode::MalformedPayload,
+                "item id is not a positive whole number",
+            )
         })?;
+        if i.itemid.trim().is_empty() {
+            return Err(Error::validation(
+                ReasonCode::MalformedPayload,
+                format!("item {id} has an empty itemid"),
+            ));
+        }
         out.insert(Sku::new(i.itemid), id.to_string());
     }
     Ok(out)
 }
 
+/// The largest stock quantity (in either sign) accepted from NetSuite: beyond it a figure is
+/// taken for corrupt data (and would overflow the ATP arithmetic downstream).
+pub const MAX_STOCK_QUANTITY: i64 = 1_000_000_000_000;
+
 fn quantity(n: &Option<crate::wire::NsNumber>, field: &str) -> Result<i64> {
-    match n {
-        None => Ok(0),
-        Some(n) if n.0.trim().is_empty() => Ok(0),
+    let q = match n {
+        None => return Ok(0),
+        Some(n) if n.0.trim().is_empty() => return Ok(0),
         Some(n) => n
             .decimal()
             .map(|d: Decimal| d.trunc())
@@ -524,8 +537,15 @@ fn quantity(n: &Option<crate::wire::NsNumber>, field: &str) -> Result<i64> {
                     ReasonCode::MalformedPayload,
                     format!("{field} is not a number"),
                 )
-            }),
+            })?,
+    };
+    if q.checked_abs().is_none_or(|a| a > MAX_STOCK_QUANTITY) {
+        return Err(Error::validation(
+            ReasonCode::InvalidQuantity,
+            format!("{field} {q} is beyond ±{MAX_STOCK_QUANTITY}"),
+        ));
     }
+    Ok(q)
 }
 
 /// Stock positions from `inventoryitemlocations` rows. NetSuite leaves quantities empty when
@@ -541,11 +561,30 @@ pub fn inventory_from_rows(
         let reserved = quantity(&i.quantitycommitted, "quantitycommitted")?;
         let available = match &i.quantityavailable {
             Some(_) => quantity(&i.quantityavailable, "quantityavailable")?,
-            None => on_hand - reserved,
+            // Both are within ±MAX_STOCK_QUANTITY, so this cannot overflow; checked regardless.
+            None => on_hand.checked_sub(reserved).ok_or_else(|| {
+                Error::validation(
+                    ReasonCode::InvalidQuantity,
+                    "quantityonhand − quantitycommitted overflows",
+                )
+            })?,
         };
+        if i.itemid.trim().is_empty() {
+            return Err(Error::validation(
+                ReasonCode::MalformedPayload,
+                "inventory row with an empty itemid",
+            ));
+        }
+        let location = i.location.0.trim();
+        if location.is_empty() {
+            return Err(Error::validation(
+                ReasonCode::MalformedPayload,
+                format!("inventory row for {} without a location", i.itemid),
+            ));
+        }
         out.push(InventoryPosition {
-            sku: Sku::new(i.itemid),
-            location: LocationId::new(i.location.0.trim()),
+            sku: Sku::new(i.itemid.clone()),
+            location: LocationId::new(location),
             on_hand,
             reserved,
             available,

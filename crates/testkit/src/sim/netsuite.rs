@@ -528,7 +528,11 @@ fn verify(
     }
     let ts = get("oauth_timestamp").ok_or("no timestamp")?;
     let t: i64 = ts.parse().map_err(|_| "timestamp is not a number")?;
-    if (t - chrono::Utc::now().timestamp()).abs() > cfg.max_skew_secs {
+    // Checked: a hostile timestamp near i64::MIN must not overflow (and panic) here.
+    let skew = t
+        .checked_sub(chrono::Utc::now().timestamp())
+        .and_then(i64::checked_abs);
+    if skew.is_none_or(|s| s > cfg.max_skew_secs) {
         return Err("timestamp outside the allowed skew".into());
     }
     let signature = get("oauth_signature").ok_or("no signature")?;

@@ -581,3 +581,100 @@ fn payout_becomes_settlement_with_typed_lines() {
         marketsync_core::Revision::Version(1)
     );
 }
+
+fn run_payout(p: &Value, t: &Value) -> Result<marketsync_core::Settlement> {
+    let p: wire::Payout = serde_json::from_value(p.clone()).unwrap();
+    let t: Vec<wire::BalanceTransaction> = serde_json::from_value(t.clone()).unwrap();
+    let raw = RawRecord::json(b"{}".to_vec(), None);
+    settlement(&p, &t, &ctx(), &raw)
+}
+
+/// Issue #9: each payload that used to normalize although wrong is now refused with a reason.
+#[test]
+fn wrong_but_once_accepted_payloads_are_refused_with_a_reason() {
+    let reason = |v: &Value| run(v).unwrap_err().reason();
+
+    // A quantity-0 line.
+    let mut v = base_order();
+    v["lineItems"]["nodes"][1]["quantity"] = json!(0);
+    assert_eq!(reason(&v), ReasonCode::InvalidQuantity);
+    // A quantity beyond the sane bound.
+    v["lineItems"]["nodes"][1]["quantity"] = json!(4_294_967_295_u64);
+    assert_eq!(reason(&v), ReasonCode::InvalidQuantity);
+
+    // A discount larger than its line (2 × 25.00 = 50.00, discount 60.00).
+    let mut v = base_order();
+    v["lineItems"]["nodes"][0]["discountAllocations"][0]["allocatedAmountSet"] = usd("60.00");
+    assert_eq!(reason(&v), ReasonCode::AmountOutOfRange);
+
+    // 10.005 USD: below the cent.
+    let mut v = base_order();
+    v["totalPriceSet"] = usd("68.125");
+    assert_eq!(reason(&v), ReasonCode::MoneyInvalid);
+    let mut v = base_order();
+    v["lineItems"]["nodes"][1]["originalUnitPriceSet"] = usd("12.505");
+    assert_eq!(reason(&v), ReasonCode::MoneyInvalid);
+
+    // JPY with decimals: the same order in a JPY shop, where "1.80" yen of tax cannot exist.
+    let v: Value = serde_json::from_str(&base_order().to_string().replace("USD", "JPY")).unwrap();
+    assert_eq!(reason(&v), ReasonCode::MoneyInvalid);
+    let e = run(&v).unwrap_err();
+    assert!(e.message().contains("JPY"), "{e}");
+
+    // More than 28 significant digits: refused, never rounded.
+    let mut v = base_order();
+    v["totalPriceSet"] = usd("1234567890123456789012345678.91");
+    assert_eq!(reason(&v), ReasonCode::MoneyInvalid);
+
+    // A tax rate of 2^64 − 1 (used to normalize, then panic in mapping).
+    let mut v = base_order();
+    v["lineItems"]["nodes"][0]["taxLines"][0]["rate"] = json!(u64::MAX);
+    assert_eq!(reason(&v), ReasonCode::RateOutOfRange);
+    v["lineItems"]["nodes"][0]["taxLines"][0]["rate"] = json!(-0.04);
+    assert_eq!(reason(&v), ReasonCode::RateOutOfRange);
+    v["lineItems"]["nodes"][0]["taxLines"][0]["rate"] = json!(1e30);
+    assert_eq!(reason(&v), ReasonCode::RateOutOfRange);
+
+    // Updated before created (and before processed).
+    let mut v = base_order();
+    v["updatedAt"] = json!("2024-03-18T20:00:00Z");
+    assert_eq!(reason(&v), ReasonCode::InvalidTime);
+
+    // A negative refund total.
+    let mut v = refund_fixture();
+    v["refunds"][0]["totalRefundedSet"] = usd("-31.04");
+    assert_eq!(
+        run_refund(&v).unwrap_err().reason(),
+        ReasonCode::AmountOutOfRange
+    );
+    // A refund updated before it was created.
+    let mut v = refund_fixture();
+    v["refunds"][0]["updatedAt"] = json!("2024-03-19T10:05:00Z");
+    assert_eq!(
+        run_refund(&v).unwrap_err().reason(),
+        ReasonCode::InvalidTime
+    );
+    // A refund line with 10.005 USD.
+    let mut v = refund_fixture();
+    v["refunds"][0]["refundLineItems"]["nodes"][0]["subtotalSet"] = usd("22.505");
+    assert_eq!(
+        run_refund(&v).unwrap_err().reason(),
+        ReasonCode::MoneyInvalid
+    );
+
+    // A negative DEPOSIT payout.
+    let (mut p, t) = payout_fixture();
+    assert!(run_payout(&p, &t).is_ok());
+    p["net"] = json!({"amount": "-57.12", "currencyCode": "USD"});
+    assert_eq!(
+        run_payout(&p, &t).unwrap_err().reason(),
+        ReasonCode::AmountOutOfRange
+    );
+    // A balance transaction with a sub-cent amount.
+    let (p, mut t) = payout_fixture();
+    t[0]["fee"] = json!({"amount": "2.285", "currencyCode": "USD"});
+    assert_eq!(
+        run_payout(&p, &t).unwrap_err().reason(),
+        ReasonCode::MoneyInvalid
+    );
+}

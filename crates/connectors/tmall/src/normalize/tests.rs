@@ -393,3 +393,146 @@ fn time_round_trip_is_gmt8() {
     assert_eq!(format_top_time(t), "2016-01-01 12:00:00");
     assert!(parse_top_time("2016-01-01T12:00:00Z").is_err());
 }
+
+fn base_refund() -> Value {
+    json!({
+        "refund_id": "90876543210", "tid": 2865412345678901234_u64,
+        "oid": 2865412345678901235_u64, "status": "SUCCESS", "order_status": "TRADE_FINISHED",
+        "refund_fee": "90.00", "total_fee": "198.00", "payment": "96.00",
+        "created": "2024-03-20 09:00:00", "modified": "2024-03-21 10:30:00",
+        "has_good_return": false, "num": 2, "num_iid": 612345678901_u64, "outer_id": "M880"
+    })
+}
+
+fn run_refund(v: &Value) -> marketsync_core::Result<marketsync_core::Refund> {
+    let raw = RawRecord::from_value(v, Some("taobao.refunds.receive.get"));
+    let r: wire::Refund = serde_json::from_value(v.clone()).expect("fixture parses");
+    refund_to_canonical(&r, &ctx(), &raw)
+}
+
+/// Issue #9: each payload that used to panic, or normalize although wrong, is now refused with
+/// a reason.
+#[test]
+fn hostile_or_wrong_trades_are_refused_with_a_reason() {
+    let reason = |v: &Value| run(v).unwrap_err().reason();
+
+    // 28-digit prices times a quantity used to overflow `Decimal` and panic.
+    let mut v = base_trade();
+    v["orders"]["order"][0]["price"] = json!("9999999999999999999999999999");
+    assert_eq!(reason(&v), ReasonCode::AmountOutOfRange);
+    let mut v = base_trade();
+    v["orders"]["order"][0]["adjust_fee"] = json!("9999999999999999999999999999");
+    v["orders"]["order"][0]["price"] = json!("9999999999999999999999999999");
+    assert_eq!(reason(&v), ReasonCode::AmountOutOfRange);
+    let mut v = base_trade();
+    v["post_fee"] = json!("79228162514264337593543950335");
+    assert!(serde_json::from_value::<Trade>(v).is_err(), "29 digits");
+    let mut v = base_trade();
+    v["post_fee"] = json!("9999999999999999999999999999");
+    v["payment"] = json!("0.01");
+    assert!(run(&v).is_err());
+    let mut v = base_trade();
+    v["tmall_coupon_fee"] = json!(i64::MAX);
+    v["platform_subsidy_fee"] = json!("9999999999999999999999999999");
+    assert!(run(&v).is_err());
+
+    // More than 28 significant digits is refused at parsing, never rounded.
+    let mut v = base_trade();
+    v["payment"] = json!("186.000000000000000000000000001");
+    assert!(serde_json::from_value::<Trade>(v).is_err());
+
+    // A quantity-0 line, and one beyond the bound.
+    let mut v = base_trade();
+    v["orders"]["order"][0]["num"] = json!(0);
+    assert_eq!(reason(&v), ReasonCode::InvalidQuantity);
+    v["orders"]["order"][0]["num"] = json!(u32::MAX);
+    assert_eq!(reason(&v), ReasonCode::InvalidQuantity);
+
+    // A discount larger than its line.
+    let mut v = base_trade();
+    v["orders"]["order"][0]["discount_fee"] = json!("250.00");
+    assert_eq!(reason(&v), ReasonCode::AmountOutOfRange);
+
+    // Modified before created.
+    let mut v = base_trade();
+    v["modified"] = json!("2024-03-18 17:00:00");
+    assert_eq!(reason(&v), ReasonCode::InvalidTime);
+
+    // Paid before placed.
+    let mut v = base_trade();
+    v["pay_time"] = json!("2024-03-18 17:00:00");
+    assert_eq!(reason(&v), ReasonCode::InvalidTime);
+
+    // Year −2026 (chrono reads a signed year) and other implausible years.
+    for bad in [
+        "-2026-03-18 17:12:59",
+        "0001-03-18 17:12:59",
+        "3000-03-18 17:12:59",
+    ] {
+        let mut v = base_trade();
+        v["created"] = json!(bad);
+        v["pay_time"] = json!(bad);
+        let e = run(&v).unwrap_err();
+        assert!(
+            matches!(
+                e.reason(),
+                ReasonCode::InvalidTime | ReasonCode::MalformedPayload
+            ),
+            "{bad}: {e}"
+        );
+    }
+    let mut v = base_trade();
+    v["created"] = json!("0001-03-18 17:12:59");
+    assert_eq!(reason(&v), ReasonCode::InvalidTime);
+}
+
+#[test]
+fn hostile_or_wrong_refunds_and_bills_are_refused_with_a_reason() {
+    assert!(run_refund(&base_refund()).is_ok());
+    let mut v = base_refund();
+    v["refund_fee"] = json!("-90.00");
+    assert_eq!(
+        run_refund(&v).unwrap_err().reason(),
+        ReasonCode::AmountOutOfRange
+    );
+    let mut v = base_refund();
+    v["refund_fee"] = json!("300.00");
+    assert_eq!(
+        run_refund(&v).unwrap_err().reason(),
+        ReasonCode::AmountOutOfRange,
+        "more than the trade total"
+    );
+    let mut v = base_refund();
+    v["modified"] = json!("2024-03-19 10:30:00");
+    assert_eq!(
+        run_refund(&v).unwrap_err().reason(),
+        ReasonCode::InvalidTime
+    );
+    let mut v = base_refund();
+    v["has_good_return"] = json!(true);
+    v["num"] = json!(u32::MAX);
+    assert_eq!(
+        run_refund(&v).unwrap_err().reason(),
+        ReasonCode::InvalidQuantity
+    );
+
+    // A bill of i64::MIN fen used to panic on negation.
+    let bills: Vec<wire::Bill> = serde_json::from_value(json!([
+        {"bid": 1001, "account_id": 5, "amount": i64::MIN,
+         "pay_time": "2024-03-25 02:00:00", "status": 1}
+    ]))
+    .unwrap();
+    let start = parse_top_time("2024-03-25 00:00:00").unwrap();
+    let end = parse_top_time("2024-03-26 00:00:00").unwrap();
+    let raw = RawRecord::json(b"[]".to_vec(), None);
+    let e = bills_to_settlement(&bills, start, end, &ctx(), &raw).unwrap_err();
+    assert_eq!(e.reason(), ReasonCode::AmountOutOfRange);
+    // …and a bill booked in year 1 is an implausible time.
+    let bills: Vec<wire::Bill> = serde_json::from_value(json!([
+        {"bid": 1002, "account_id": 5, "amount": 100,
+         "pay_time": "0001-03-25 02:00:00", "status": 1}
+    ]))
+    .unwrap();
+    let e = bills_to_settlement(&bills, start, end, &ctx(), &raw).unwrap_err();
+    assert_eq!(e.reason(), ReasonCode::InvalidTime);
+}

@@ -779,19 +779,20 @@ impl ErpAdapter for TrytonAdapter {
                 )
                 .with_context("sku", sku.as_str())
             })?;
-            // Quantities are floats in Tryton (units, not money); whole units are expected.
-            let qty = |f: &str| {
-                row.get(f)
-                    .and_then(Value::as_f64)
-                    .map_or(0, |q| q.round() as i64)
-            };
-            let on_hand = qty("quantity");
-            let available = qty("forecast_quantity").min(on_hand);
+            // Quantities are floats in Tryton (units, not money): whole units, checked.
+            let on_hand = wire::parse_stock_quantity(row.get("quantity"), "quantity")?;
+            let forecast =
+                wire::parse_stock_quantity(row.get("forecast_quantity"), "forecast_quantity")?;
+            let available = forecast.min(on_hand);
+            // Both within ±MAX_STOCK_QUANTITY, so the difference cannot overflow.
+            let reserved = on_hand.checked_sub(available).ok_or_else(|| {
+                Error::validation(ReasonCode::InvalidQuantity, "Tryton stock out of range")
+            })?;
             out.push(InventoryPosition {
                 sku: sku.clone(),
                 location: LocationId::new(self.config.warehouse.clone()),
                 on_hand,
-                reserved: on_hand - available,
+                reserved,
                 available,
                 as_of,
             });

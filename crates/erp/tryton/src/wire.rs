@@ -18,10 +18,10 @@
 //! `{"__class__": "date", "year": 2026, "month": 2, "day": 1}`: money never passes through a
 //! binary float in either direction.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate};
+use marketsync_core::money::parse_decimal_exact;
 use marketsync_core::{Error, ErrorKind, ReasonCode, Retry};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -64,23 +64,47 @@ pub fn date(value: NaiveDate) -> Value {
 }
 
 /// Reads a decimal: Tryton's `Decimal` object, or (for robustness) a JSON number or string,
-/// parsed from its text — never through `f64`.
+/// parsed exactly from its text — never through `f64`, and never rounded: a value with more
+/// digits than a `Decimal` holds (or in exponent notation) is `None`.
 pub fn parse_decimal(value: &Value) -> Option<Decimal> {
-    match value {
+    let text = match value {
         Value::Object(map) if map.get("__class__").and_then(Value::as_str) == Some("Decimal") => {
-            map.get("decimal")
-                .and_then(Value::as_str)
-                .and_then(|s| Decimal::from_str(s).ok())
+            map.get("decimal").and_then(Value::as_str)?.to_owned()
         }
-        Value::Number(n) => {
-            let text = n.to_string();
-            Decimal::from_str(&text)
-                .or_else(|_| Decimal::from_scientific(&text))
-                .ok()
-        }
-        Value::String(s) => Decimal::from_str(s).ok(),
-        _ => None,
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return None,
+    };
+    parse_decimal_exact(&text).ok()
+}
+
+/// The largest stock quantity read from Tryton (a guard against garbage, far above any real
+/// warehouse).
+pub const MAX_STOCK_QUANTITY: i64 = 1_000_000_000_000;
+
+/// Reads a stock quantity (`product.product.quantity` / `forecast_quantity`: a Python float in
+/// Tryton, counted in the product's default unit). A missing or `null` field is 0; a value that
+/// is not a finite whole number within ±[`MAX_STOCK_QUANTITY`] is a `Validation` error, never
+/// rounded or saturated.
+pub fn parse_stock_quantity(value: Option<&Value>, field: &str) -> Result<i64, Error> {
+    let bad = |why: &str| {
+        Error::validation(
+            ReasonCode::InvalidQuantity,
+            format!("Tryton answered a {field} that is {why}"),
+        )
+        .with_context("field", field)
+    };
+    let d = match value {
+        None | Some(Value::Null) => return Ok(0),
+        Some(v) => parse_decimal(v).ok_or_else(|| bad("not a number"))?,
+    };
+    if d.fract() != Decimal::ZERO {
+        return Err(bad("not a whole number of units"));
     }
+    i64::try_from(d)
+        .ok()
+        .filter(|q| q.checked_abs().is_some_and(|a| a <= MAX_STOCK_QUANTITY))
+        .ok_or_else(|| bad("out of range"))
 }
 
 /// Reads a date object.
@@ -265,6 +289,47 @@ mod tests {
         );
         assert_eq!(parse_date(&date(d)), Some(d));
         assert_eq!(parse_date(&json!("2026-02-01")), None);
+    }
+
+    #[test]
+    fn decimals_are_exact_or_refused() {
+        // 29 significant digits: refused, not rounded.
+        let long = json!({"__class__": "Decimal", "decimal": "1234567890.1234567890123456789"});
+        assert_eq!(parse_decimal(&long), None);
+        assert_eq!(parse_decimal(&json!("1e30")), None);
+        assert_eq!(parse_decimal(&json!({"__class__": "Decimal"})), None);
+        assert_eq!(parse_decimal(&json!(-12)), Some(dec!(-12)));
+    }
+
+    #[test]
+    fn stock_quantities_are_whole_bounded_numbers() {
+        assert_eq!(
+            parse_stock_quantity(Some(&json!(120.0)), "quantity").ok(),
+            Some(120)
+        );
+        assert_eq!(
+            parse_stock_quantity(Some(&json!(-3)), "quantity").ok(),
+            Some(-3)
+        );
+        assert_eq!(parse_stock_quantity(None, "quantity").ok(), Some(0));
+        assert_eq!(
+            parse_stock_quantity(Some(&Value::Null), "quantity").ok(),
+            Some(0)
+        );
+        for bad in [
+            json!(1.5),
+            json!(1e300),
+            json!("x"),
+            json!(i64::MIN),
+            json!(u64::MAX),
+        ] {
+            let e = parse_stock_quantity(Some(&bad), "quantity");
+            assert_eq!(
+                e.map_err(|e| e.reason()).err(),
+                Some(ReasonCode::InvalidQuantity),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Shopify Admin GraphQL `Order` node → canonical `Order`.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
+use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 use marketsync_core::{RawRecord, ShopId, TimeZoneId};
 use marketsync_shopify::NormalizeContext;
 use marketsync_shopify::normalize::order;
@@ -15,4 +15,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(o) = order(&w, &ctx, &raw) {
         assert!(o.validate().is_ok(), "normalized order fails validate()");
     }
+});
+
+fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    marketsync_fuzz::json_mutate(data, size, max_size, seed)
 });

@@ -1,5 +1,7 @@
-//! Shopify webhook verification: headers + body as sent by anyone on the internet. Half the
-//! inputs carry the right HMAC (so what happens after authentication is fuzzed too).
+//! Shopify webhook authentication: headers + body as sent by anyone on the internet, through
+//! `WebhookVerifier::authenticate` (body cap, HMAC, headers, `X-Shopify-Triggered-At`
+//! freshness: every check but the durable dedup, which the store's tests cover). Half the
+//! inputs carry the right HMAC, so what happens after the HMAC check is fuzzed too.
 #![no_main]
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -31,5 +33,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = verify_webhook_hmac(SECRET, body, &marketsync_fuzz::text(head));
     let verifier = WebhookVerifier::new(SECRET);
-    let _ = verifier.verify(&headers, body);
+    let _ = verifier.authenticate(&headers, body);
 });

@@ -1,7 +1,7 @@
 //! TOP bills of one period (`taobao.bill.bills.get`) → canonical `Settlement`.
 #![no_main]
 use chrono::{DateTime, Utc};
-use libfuzzer_sys::fuzz_target;
+use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 use marketsync_core::{Channel, RawRecord, ShopId};
 use marketsync_tmall::normalize::{Context, bills_to_settlement};
 use marketsync_tmall::wire::Bill;
@@ -18,4 +18,8 @@ fuzz_target!(|data: &[u8]| {
     let end = start + chrono::Duration::days(1);
     let raw = RawRecord::json(data.to_vec(), Some("taobao.bill.bills.get"));
     let _ = bills_to_settlement(&bills, start, end, &ctx, &raw);
+});
+
+fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    marketsync_fuzz::json_mutate(data, size, max_size, seed)
 });

@@ -80,9 +80,7 @@ pub fn parse_exports(stdout: &str) -> Result<BTreeMap<String, String>, String> {
             let unquoted = [('"', '"'), ('\'', '\'')]
                 .into_iter()
                 .find_map(|(open, close)| {
-                    value
-                        .strip_prefix(open)
-                        .and_then(|v| v.strip_suffix(close))
+                    value.strip_prefix(open).and_then(|v| v.strip_suffix(close))
                 })
                 .unwrap_or(value);
             (key.to_owned(), unquoted.to_owned())

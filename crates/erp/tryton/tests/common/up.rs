@@ -8,6 +8,7 @@
 //! callers after the first of a run skip its setup checks and reuse the running server.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -26,9 +27,13 @@ pub fn started_server() -> &'static Result<BTreeMap<String, String>, String> {
 
 fn run_script() -> Result<BTreeMap<String, String>, String> {
     let script = script();
-    eprintln!(
+    // Straight to the process's stderr, not `eprintln!` (which the test harness captures): a
+    // cold start should say what it is doing while it does it.
+    let _ = writeln!(
+        std::io::stderr(),
         "MARKETSYNC_TRYTON_URL is not set: bringing Tryton up through {} (a cold start \
-         installs it from PyPI and takes a few minutes)",
+         installs it from PyPI and takes a few minutes; MARKETSYNC_SKIP_TRYTON=1 skips the live \
+         tests)",
         script.display()
     );
     let mut command = Command::new("bash");
@@ -36,8 +41,7 @@ fn run_script() -> Result<BTreeMap<String, String>, String> {
         .arg(&script)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        // The script's progress lines go straight to the terminal, even under the test
-        // harness's output capture: a cold start should say what it is doing.
+        // The script's progress lines too.
         .stderr(Stdio::inherit());
     if let Some(id) = run_id() {
         command.env("MARKETSYNC_TRYTON_RUN", id);

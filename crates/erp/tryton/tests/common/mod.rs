@@ -19,12 +19,13 @@ pub mod up;
 /// Without `MARKETSYNC_TRYTON_URL` the server is brought up through `scripts/tryton-up.sh`
 /// (once per process and per `cargo test` run, see [`up`]) and its exported variables are used.
 /// When that fails, the test fails saying why: a live test never passes silently without its
-/// server.
+/// server. The first call also takes the cross-process lock of [`up::exclusive_server_use`].
 pub fn live_config(default_entity: &str) -> Option<TrytonConfig> {
     if std::env::var("MARKETSYNC_SKIP_TRYTON").as_deref() == Ok("1") {
         eprintln!("MARKETSYNC_SKIP_TRYTON=1: skipping a live Tryton test");
         return None;
     }
+    up::exclusive_server_use();
     let mut map: std::collections::BTreeMap<String, String> = std::env::vars()
         .filter_map(|(k, v)| {
             k.strip_prefix("MARKETSYNC_TRYTON_")

@@ -6,12 +6,73 @@
 //! per `cargo test` run across binaries: the script serialises its callers with a lock of its
 //! own, and `MARKETSYNC_TRYTON_RUN` (the parent `cargo` process's pid and start time) lets the
 //! callers after the first of a run skip its setup checks and reuse the running server.
+//! Processes running live tests also take turns on the server: see [`exclusive_server_use`].
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+/// Takes, for the rest of this process, the lock that the live tests of every other process
+/// take too (another test binary under a parallel runner, another checkout's `cargo test`):
+/// they share one server database, and some assert effects only one writer can see (account
+/// balances, document counts; Tryton also answers 503 when concurrent posts collide), so two
+/// such processes must not run at once. `cargo test` runs its binaries one after the other
+/// anyway, so the README's command never waits here.
+///
+/// The lock is an `flock` held by a child process reading this process's pipe: when this process
+/// ends, however it ends, the pipe closes, the child exits and the lock is released. Without
+/// `flock(1)` (it is in util-linux) the tests run unlocked, and say so.
+pub fn exclusive_server_use() {
+    static HELD: OnceLock<Option<Mutex<Child>>> = OnceLock::new();
+    HELD.get_or_init(|| match hold_lock() {
+        Ok(child) => child.map(Mutex::new),
+        Err(why) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "[tryton tests] running without the cross-process lock: {why}"
+            );
+            None
+        }
+    });
+}
+
+fn hold_lock() -> Result<Option<Child>, String> {
+    let path = std::env::temp_dir().join("marketsync-tryton-tests.lock");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(
+            r#"command -v flock >/dev/null 2>&1 || { echo no-flock; exit 0; }
+exec 9>>"$1"
+if ! flock -n 9; then
+  echo "[tryton tests] waiting for the live Tryton tests of another process (lock $1)" >&2
+  flock 9 || exit 1
+fi
+echo locked
+exec cat >/dev/null"#,
+        )
+        .arg("sh")
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot run sh: {e}"))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line)
+            .map_err(|e| format!("cannot read from the lock holder: {e}"))?;
+    }
+    match line.trim() {
+        "locked" => Ok(Some(child)),
+        "no-flock" => Err("flock(1) is not installed".to_owned()),
+        other => Err(format!(
+            "the lock holder answered {other:?} for {}",
+            path.display()
+        )),
+    }
+}
 
 /// The script, from the workspace root of the checkout these tests were built from.
 pub fn script() -> PathBuf {

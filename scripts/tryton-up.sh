@@ -19,6 +19,13 @@
 # the module existed, once its stamp has the same pins) updates only the `marketsync` module.
 #
 # On success the last lines are `export MARKETSYNC_TRYTON_…=…` lines for `eval`.
+#
+# Safe to run concurrently (several test binaries, CI and a shell at once): everything runs
+# under an exclusive lock on $home/lock (flock), so one caller sets up and starts the server and
+# the others wait, then find it warm. The live tests (crates/erp/tryton/tests) run this script
+# themselves when MARKETSYNC_TRYTON_URL is absent, passing MARKETSYNC_TRYTON_RUN (an id of the
+# `cargo test` process): the first caller of a run does the full check above, later callers of
+# the same run only check that the server process is alive.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -52,14 +59,46 @@ stop_server() {
   rm -f "$pidfile"
 }
 
+print_env() {
+  echo "export MARKETSYNC_TRYTON_URL=$url"
+  echo "export MARKETSYNC_TRYTON_DB=$db"
+  echo "export MARKETSYNC_TRYTON_LOGIN=admin"
+  echo "export MARKETSYNC_TRYTON_PASSWORD_FILE=$passfile"
+}
+
+started=$SECONDS
+mkdir -p "$home/filestore"
+chmod 700 "$home"
+passfile="$home/admin-password"
+
+# One caller at a time. The lock is on fd 9, which the server must not inherit (it would hold
+# the lock for as long as it runs): its command line closes it.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$home/lock"
+  if ! flock -n 9; then
+    say "waiting for another run of this script (lock $home/lock)"
+    if ! flock -w 1800 9; then say "still locked after 30 min: giving up"; exit 1; fi
+  fi
+else
+  say "flock(1) not found: not serialising against concurrent runs of this script"
+fi
+
 if [ "${1:-}" = "--stop" ]; then
   stop_server
   exit 0
 fi
 
-started=$SECONDS
-mkdir -p "$home/filestore"
-chmod 700 "$home"
+# Later callers of one test run: the first one checked everything; the server only has to be
+# alive still.
+run_file="$home/run-$db-$port"
+run_id="${MARKETSYNC_TRYTON_RUN:-}"
+if [ -n "$run_id" ] && [ "$(cat "$run_file" 2>/dev/null)" = "$run_id" ] && server_pid >/dev/null \
+  && [ -f "$passfile" ]; then
+  say "Tryton already up for this test run at ${url}${db}/rpc/"
+  print_env
+  exit 0
+fi
+rm -f "$run_file"
 
 # 1. The venv with the pinned Tryton packages (re-installed when the pins change).
 req_hash="$(sha256sum "$here/tryton/requirements.txt" | cut -c1-16)"
@@ -96,8 +135,8 @@ listen = 127.0.0.1:$port
 # adapter logs in again when the server answers 401.
 timeout = 300
 EOF
-passfile="$home/admin-password"
-( umask 077; printf '%s\n' "$password" > "$passfile" )
+# Written aside and renamed: tests of a concurrent run may be reading it.
+( umask 077; printf '%s\n' "$password" > "$passfile.tmp" && mv -f "$passfile.tmp" "$passfile" )
 
 # 3. The database, modules and data, unless the stamp says it is all there.
 # The stamp has two parts: the pins and the data setup (a change re-runs everything), and the
@@ -176,7 +215,7 @@ if ! server_pid >/dev/null || ! answers; then
   stop_server
   say "starting trytond on 127.0.0.1:$port (log $logfile)"
   setsid nohup "$venv/bin/trytond" -c "$conf" -d "$db" --pidfile "$pidfile" \
-    >"$logfile" 2>&1 < /dev/null &
+    >"$logfile" 2>&1 < /dev/null 9>&- &
   for i in $(seq 1 120); do
     if answers; then break; fi
     if [ "$i" = 120 ]; then
@@ -188,8 +227,6 @@ if ! server_pid >/dev/null || ! answers; then
   done
 fi
 
+if [ -n "$run_id" ]; then echo "$run_id" > "$run_file"; fi
 say "Tryton ready at ${url}${db}/rpc/ in $((SECONDS - started)) s"
-echo "export MARKETSYNC_TRYTON_URL=$url"
-echo "export MARKETSYNC_TRYTON_DB=$db"
-echo "export MARKETSYNC_TRYTON_LOGIN=admin"
-echo "export MARKETSYNC_TRYTON_PASSWORD_FILE=$passfile"
+print_env

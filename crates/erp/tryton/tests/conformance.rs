@@ -24,6 +24,10 @@ struct Fixture {
     bad: Arc<TrytonAdapter>,
     proxy: FaultProxy,
     seq: AtomicU64,
+    /// In every document this fixture makes (the journals' memo, the orders' ids), so that
+    /// `document_count` counts only those: other tests, other test binaries or another checkout's
+    /// run may write to the same server at the same time.
+    tag: String,
 }
 
 fn usd(s: &str) -> Money {
@@ -60,7 +64,7 @@ impl ErpFixture for Fixture {
         Order {
             channel: Channel::Custom("conformance".into()),
             shop: "main".into(),
-            id: format!("CONF-{}-{n}", std::process::id()).into(),
+            id: format!("{}-{n}", self.tag).into(),
             revision: Revision::Version(1),
             status: OrderStatus::AwaitingFulfilment,
             raw_status: "paid".into(),
@@ -95,7 +99,7 @@ impl ErpFixture for Fixture {
         JournalEntry {
             entity: "US01".into(),
             date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
-            memo: "conformance".into(),
+            memo: self.tag.clone(),
             lines: vec![
                 JournalLine::debit("1210", usd("59.99")).with_dimensions(dims.clone()),
                 JournalLine::credit("4000", usd("59.99")).with_dimensions(dims),
@@ -105,15 +109,17 @@ impl ErpFixture for Fixture {
     }
 
     async fn document_count(&self, kind: ErpDocumentKind) -> Option<usize> {
-        let model = match kind {
-            ErpDocumentKind::JournalEntry => "account.move",
-            ErpDocumentKind::SalesOrder => "sale.sale",
+        // A move's description is "<reference> <memo>", a sale's reference "<channel>:<order id>".
+        let (model, field) = match kind {
+            ErpDocumentKind::JournalEntry => ("account.move", "description"),
+            ErpDocumentKind::SalesOrder => ("sale.sale", "reference"),
             _ => return None,
         };
+        let domain = json!([[field, "like", format!("%{}%", self.tag)]]);
         let n = self
             .direct
             .rpc()
-            .search_count(model, json!([]), &json!({}))
+            .search_count(model, domain, &json!({}))
             .await
             .unwrap_or_else(|e| panic!("search_count {model}: {e}"));
         Some(n as usize)
@@ -175,6 +181,11 @@ async fn erp_conformance_suite_against_live_tryton() {
         bad,
         proxy,
         seq: AtomicU64::new(0),
+        tag: format!(
+            "CONF-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ),
     };
     let report = erp_suite(&fixture).await;
     eprintln!("passed: {:?}\nskipped: {:?}", report.passed, report.skipped);

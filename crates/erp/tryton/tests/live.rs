@@ -61,6 +61,22 @@ fn adapter() -> Option<TrytonAdapter> {
     Some(TrytonAdapter::new(config).unwrap())
 }
 
+/// What the tests read from `scripts/tryton-up.sh` when they bring the server up themselves.
+#[test]
+fn tryton_up_exports_are_read_with_or_without_quotes() {
+    let out = "noise\nexport MARKETSYNC_TRYTON_URL=http://127.0.0.1:8765/\n\
+               export MARKETSYNC_TRYTON_DB='books'\n\
+               export MARKETSYNC_TRYTON_PASSWORD_FILE=\"/home/a b/pw\"\n\
+               export OTHER=x\n";
+    let map = common::up::parse_exports(out).unwrap();
+    assert_eq!(map.len(), 3);
+    assert_eq!(map["URL"], "http://127.0.0.1:8765/");
+    assert_eq!(map["DB"], "books");
+    assert_eq!(map["PASSWORD_FILE"], "/home/a b/pw");
+    let missing = common::up::parse_exports("export MARKETSYNC_TRYTON_DB=books\n").unwrap_err();
+    assert!(missing.contains("MARKETSYNC_TRYTON_URL"), "{missing}");
+}
+
 #[tokio::test]
 async fn a_repeated_post_makes_no_second_move() {
     let Some(a) = adapter() else { return };

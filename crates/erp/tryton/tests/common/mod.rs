@@ -11,27 +11,39 @@ use marketsync_tryton::{TrytonAdapter, TrytonConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// The adapter configuration from `MARKETSYNC_TRYTON_*` (set by `scripts/tryton-up.sh`), with
-/// `DEFAULT_ENTITY` filled in when the environment has none; `None` when
-/// `MARKETSYNC_SKIP_TRYTON=1`. Without either, the test fails: a live test must not pass
-/// silently when its server is missing.
+pub mod up;
+
+/// The adapter configuration from `MARKETSYNC_TRYTON_*`, with `DEFAULT_ENTITY` filled in when
+/// the environment has none; `None` when `MARKETSYNC_SKIP_TRYTON=1`.
+///
+/// Without `MARKETSYNC_TRYTON_URL` the server is brought up through `scripts/tryton-up.sh`
+/// (once per process and per `cargo test` run, see [`up`]) and its exported variables are used.
+/// When that fails, the test fails saying why: a live test never passes silently without its
+/// server. The first call also takes the cross-process lock of [`up::exclusive_server_use`].
 pub fn live_config(default_entity: &str) -> Option<TrytonConfig> {
     if std::env::var("MARKETSYNC_SKIP_TRYTON").as_deref() == Ok("1") {
         eprintln!("MARKETSYNC_SKIP_TRYTON=1: skipping a live Tryton test");
         return None;
     }
+    up::exclusive_server_use();
     let mut map: std::collections::BTreeMap<String, String> = std::env::vars()
         .filter_map(|(k, v)| {
             k.strip_prefix("MARKETSYNC_TRYTON_")
                 .map(|k| (k.to_owned(), v))
         })
         .collect();
-    if !map.contains_key("URL") {
-        panic!(
-            "the live Tryton tests need a server: run `eval \"$(scripts/tryton-up.sh)\"` first \
-             (it exports MARKETSYNC_TRYTON_URL, _DB, _LOGIN, _PASSWORD_FILE), or set \
-             MARKETSYNC_SKIP_TRYTON=1 to skip them"
-        );
+    if map.get("URL").is_none_or(|url| url.trim().is_empty()) {
+        match up::started_server() {
+            Ok(exported) => map.extend(exported.clone()),
+            Err(why) => panic!(
+                "the live Tryton tests need a server and MARKETSYNC_TRYTON_URL is not set, so \
+                 they ran {}: {why}. Fix that (it needs python3 with venv, PostgreSQL at \
+                 127.0.0.1:5432 with trust auth for `postgres`, and PyPI), or export \
+                 MARKETSYNC_TRYTON_URL, _DB, _LOGIN and _PASSWORD_FILE for a running server, or \
+                 set MARKETSYNC_SKIP_TRYTON=1 to skip them",
+                up::script().display()
+            ),
+        }
     }
     map.entry("DEFAULT_ENTITY".into())
         .or_insert_with(|| default_entity.to_owned());

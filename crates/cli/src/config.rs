@@ -208,7 +208,57 @@ impl ErpKind {
     }
 }
 
-/// One marketplace connector: its kind, entity, secrets and its own settings.
+/// An adapter's own settings and where its secrets are read from. The secrets are read only
+/// when the adapter is built ([`Settings::resolve`]), so commands that only read the store
+/// need none of them. `Debug` shows setting names only.
+#[derive(Clone)]
+pub struct Settings {
+    table: toml::Table,
+    secrets: BTreeMap<String, SecretSource>,
+    base: PathBuf,
+    what: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("keys", &self.table.keys().collect::<Vec<_>>())
+            .field("secrets", &self.secrets)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// The settings with each secret read from its source (never print the result).
+    pub fn resolve(&self) -> Result<toml::Table, ConfigError> {
+        let mut table = self.table.clone();
+        for (name, source) in &self.secrets {
+            let value = source.read(&format!("{}.{name}", self.what), &self.base)?;
+            table.insert(name.clone(), toml::Value::String(value));
+        }
+        Ok(table)
+    }
+
+    /// The settings with a placeholder for each secret: enough to build an adapter that is
+    /// only asked who it is (its channel and shop), never to call out.
+    pub fn with_placeholders(&self) -> toml::Table {
+        let mut table = self.table.clone();
+        for name in self.secrets.keys() {
+            table.insert(
+                name.clone(),
+                toml::Value::String("unused-placeholder".into()),
+            );
+        }
+        table
+    }
+
+    /// Where the settings come from (`[erp]`, `[[connectors]] #2`).
+    pub fn section(&self) -> &str {
+        &self.what
+    }
+}
+
+/// One marketplace connector: its kind, entity and its own settings.
 #[derive(Clone, Debug)]
 pub struct ConnectorSection {
     /// Which connector.
@@ -217,41 +267,27 @@ pub struct ConnectorSection {
     pub entity: String,
     /// Where this connector's streams start when they have no cursor (default: the engine's).
     pub start: Option<DateTime<Utc>>,
-    /// The connector's settings, secrets filled in (deserialized by the connector).
-    settings: toml::Table,
+    /// The streams to sync (`orders`, `refunds`, `settlements`); `None`: every stream the
+    /// connector declares.
+    pub streams: Option<Vec<String>>,
+    /// The connector's settings (deserialized by the connector).
+    pub settings: Settings,
 }
 
-impl ConnectorSection {
-    /// The settings table (secrets included: never print it).
-    pub fn settings(&self) -> &toml::Table {
-        &self.settings
-    }
-}
+/// The stream names a connector section may list under `streams`.
+pub const STREAMS: [&str; 3] = ["orders", "refunds", "settlements"];
 
 /// The ERP adapter: its kind and its own settings.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ErpSection {
     /// Which adapter.
     pub kind: ErpKind,
-    settings: toml::Table,
+    /// The adapter's settings.
+    pub settings: Settings,
 }
 
-impl std::fmt::Debug for ErpSection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ErpSection")
-            .field("kind", &self.kind)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ErpSection {
-    /// The settings table (secrets included: never print it).
-    pub fn settings(&self) -> &toml::Table {
-        &self.settings
-    }
-}
-
-/// A loaded configuration: paths resolved against the file's folder, secrets read.
+/// A loaded configuration: paths resolved against the file's folder (secrets are read when
+/// an adapter is built).
 #[derive(Clone, Debug)]
 pub struct RunConfig {
     /// The file it was read from.
@@ -315,14 +351,15 @@ fn refuse_secret_values(table: &toml::Table, path: &str) -> Result<(), ConfigErr
     Ok(())
 }
 
-/// Splits off `secrets`, checks the known secret fields are absent, reads each secret and puts
-/// it in the settings.
-fn fill_secrets(
+/// Splits off `secrets`, checks the known secret fields are absent and that every setting
+/// and secret is one the adapter knows.
+fn split_secrets(
     mut table: toml::Table,
     secret_fields: &[&str],
+    known: &[String],
     what: &str,
     base: &Path,
-) -> Result<toml::Table, ConfigError> {
+) -> Result<Settings, ConfigError> {
     for f in secret_fields {
         if table.contains_key(*f) {
             return Err(err(format!(
@@ -336,16 +373,64 @@ fn fill_secrets(
         Some(v) => BTreeMap::<String, SecretSource>::deserialize(v)
             .map_err(|e| err(format!("{what}: `secrets`: {e}")))?,
     };
-    for (name, source) in secrets {
-        if table.contains_key(&name) {
+    for (name, source) in &secrets {
+        if table.contains_key(name) {
             return Err(err(format!(
                 "{what}: `{name}` is given both as a setting and as a secret"
             )));
         }
-        let value = source.read(&format!("{what}.{name}"), base)?;
-        table.insert(name, toml::Value::String(value));
+        if source.env.is_some() == source.file.is_some() {
+            return Err(err(format!(
+                "secret `{what}.{name}`: give exactly one of `env` or `file`"
+            )));
+        }
     }
-    Ok(table)
+    refuse_unknown(&table, known, what)?;
+    if let Some(k) = secrets.keys().find(|k| !known.iter().any(|f| f == *k)) {
+        return Err(err(format!("{what}: unknown secret `{k}`")));
+    }
+    Ok(Settings {
+        table,
+        secrets,
+        base: base.to_path_buf(),
+        what: what.to_owned(),
+    })
+}
+
+/// The property names a settings struct's schema declares.
+fn known_fields<T: JsonSchema>() -> Vec<String> {
+    let schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Refuses settings the adapter does not know (a typo would otherwise be silently ignored).
+fn refuse_unknown(table: &toml::Table, known: &[String], what: &str) -> Result<(), ConfigError> {
+    match table.keys().find(|k| !known.iter().any(|f| f == *k)) {
+        Some(k) => Err(err(format!("{what}: unknown setting `{k}`"))),
+        None => Ok(()),
+    }
+}
+
+impl ConnectorKind {
+    fn known_fields(self) -> Vec<String> {
+        match self {
+            ConnectorKind::Tmall => known_fields::<marketsync_tmall::TmallConfig>(),
+            ConnectorKind::Shopify => known_fields::<marketsync_shopify::ShopifyConfig>(),
+        }
+    }
+}
+
+impl ErpKind {
+    fn known_fields(self) -> Vec<String> {
+        match self {
+            ErpKind::Netsuite => known_fields::<marketsync_netsuite::NetSuiteConfig>(),
+            ErpKind::Tryton => known_fields::<marketsync_tryton::TrytonConfig>(),
+        }
+    }
 }
 
 fn take_str(table: &mut toml::Table, key: &str, what: &str) -> Result<String, ConfigError> {
@@ -404,9 +489,16 @@ impl RunConfig {
             _ => return Err(err("[erp] must be a table")),
         };
         let erp_kind: ErpKind = take_kind(&mut erp_table, "[erp]")?;
+        let settings = split_secrets(
+            erp_table,
+            erp_kind.secret_fields(),
+            &erp_kind.known_fields(),
+            "[erp]",
+            base,
+        )?;
         let erp = ErpSection {
             kind: erp_kind,
-            settings: fill_secrets(erp_table, erp_kind.secret_fields(), "[erp]", base)?,
+            settings,
         };
 
         let mut connectors = Vec::new();
@@ -440,11 +532,27 @@ impl RunConfig {
                     )
                 }
             };
+            let streams = match t.remove("streams") {
+                None => None,
+                Some(v) => {
+                    let list = Vec::<String>::deserialize(v)
+                        .map_err(|e| err(format!("{what}: `streams`: {e}")))?;
+                    if let Some(bad) = list.iter().find(|s| !STREAMS.contains(&s.as_str())) {
+                        return Err(err(format!(
+                            "{what}: unknown stream {bad:?} (orders, refunds, settlements)"
+                        )));
+                    }
+                    Some(list)
+                }
+            };
+            let settings =
+                split_secrets(t, kind.secret_fields(), &kind.known_fields(), &what, base)?;
             connectors.push(ConnectorSection {
                 kind,
                 entity,
                 start,
-                settings: fill_secrets(t, kind.secret_fields(), &what, base)?,
+                streams,
+                settings,
             });
         }
         if connectors.is_empty() {
@@ -541,7 +649,8 @@ pub fn config_schema() -> Value {
     defs.insert("SecretSource".into(), secret);
     let conn_extra = json!({
         "entity": { "type": "string", "description": "The legal entity this connector's documents are booked in (a rulebook entity)." },
-        "start": { "type": "string", "format": "date-time", "description": "Where this connector's streams start when they have no cursor (default: engine.start)." }
+        "start": { "type": "string", "format": "date-time", "description": "Where this connector's streams start when they have no cursor (default: engine.start)." },
+        "streams": { "type": "array", "items": { "enum": STREAMS }, "description": "The streams to sync (default: every stream the connector declares)." }
     });
     let tmall = section_schema(
         serde_json::to_value(schemars::schema_for!(marketsync_tmall::TmallConfig))

@@ -328,16 +328,24 @@ pub async fn trace(
                 }
                 if let Some(s) = &snapshot {
                     let body = redact_pii(&s.body);
-                    let total = body
-                        .get("totals")
-                        .and_then(|t| t.get("grand_total"))
-                        .map(|v| v.to_string())
-                        .unwrap_or_default();
-                    let status = body
-                        .get("status")
-                        .map(|v| v.to_string())
-                        .unwrap_or_default();
-                    let _ = writeln!(out, "    snapshot: status {status} total {total}");
+                    let field = |k: &str| {
+                        body.get(k)
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or("-")
+                            .to_owned()
+                    };
+                    let lines = body
+                        .get("lines")
+                        .and_then(serde_json::Value::as_array)
+                        .map_or(0, Vec::len);
+                    let _ = writeln!(
+                        out,
+                        "    snapshot: status {}, {} line(s) in {}, placed {}",
+                        field("status"),
+                        lines,
+                        field("currency"),
+                        field("placed_at")
+                    );
                 }
             }
         }

@@ -8,3 +8,4 @@ pub mod inspect;
 pub mod logging;
 pub mod ops;
 pub mod purge;
+pub mod simulate;

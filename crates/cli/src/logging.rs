@@ -1,5 +1,7 @@
 //! `--log-format json|pretty` and `RUST_LOG`: the tracing subscriber the binary installs.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written (to stderr).
@@ -24,7 +26,8 @@ pub fn init(format: LogFormat) -> Result<(), Box<dyn std::error::Error>> {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -167,6 +167,19 @@ enum Command {
         #[arg(long)]
         shop: Option<String>,
     },
+    /// Start the TOP, Shopify and NetSuite simulators and write a configuration pointing at
+    /// them (from examples/marketsync.toml); runs until Ctrl-C.
+    Simulate {
+        /// Where the configuration, rulebook and SKU map are written.
+        #[arg(long, default_value = "marketsync-sim")]
+        out: PathBuf,
+        /// Tmall trades to generate.
+        #[arg(long, default_value_t = 200)]
+        tmall_orders: usize,
+        /// Shopify orders to generate.
+        #[arg(long, default_value_t = 40)]
+        shopify_orders: usize,
+    },
     /// Write the HTML report of a store.
     Report {
         #[command(flatten)]
@@ -302,14 +315,42 @@ fn trace(
                 Channel::from_name(c).ok_or_else(|| format!("unknown channel {c:?}"))?,
                 ShopId::new(s),
             )],
-            (c, None, Some(config)) => ops::connectors(config)?
-                .iter()
-                .map(|x| (x.channel(), x.shop()))
+            (c, None, Some(config)) => ops::connector_ids(config)?
+                .into_iter()
                 .filter(|(ch, _)| c.is_none_or(|c| ch.name() == c))
                 .collect(),
             _ => return Err::<(), BoxError>("give --channel and --shop (or --config)".into()),
         };
         print!("{}", inspect::trace(st.as_ref(), order, &candidates).await?);
+        Ok(())
+    })
+}
+
+fn simulate(out: &Path, tmall_orders: usize, shopify_orders: usize) -> Result<(), BoxError> {
+    runtime()?.block_on(async {
+        let sims = marketsync_cli::simulate::start(&marketsync_cli::simulate::SimOptions {
+            out: out.to_path_buf(),
+            tmall_orders,
+            shopify_orders,
+            ..Default::default()
+        })
+        .await?;
+        println!(
+            "simulators up: TOP {}, Shopify {}, NetSuite {}",
+            sims.tmall.gateway(),
+            sims.shopify.base_url,
+            sims.netsuite.base_url()
+        );
+        println!(
+            "wrote {} (with rulebook.toml and skus.toml)",
+            sims.config.display()
+        );
+        println!("the simulators' credentials (test values, not secrets), for `run`:");
+        for (var, value) in &sims.env {
+            println!("export {var}={value}");
+        }
+        println!("Ctrl-C stops the simulators.");
+        tokio::signal::ctrl_c().await?;
         Ok(())
     })
 }
@@ -340,6 +381,11 @@ fn main() -> ExitCode {
             shop,
         } => trace(order, store, channel.as_deref(), shop.as_deref()),
         Command::Report { store, out } => report(store, out),
+        Command::Simulate {
+            out,
+            tmall_orders,
+            shopify_orders,
+        } => simulate(out, *tmall_orders, *shopify_orders),
         Command::Schema { out } => schema(out),
         Command::PurgeRaw { older_than, db } => purge_raw(db, *older_than),
         Command::Demo {

@@ -17,7 +17,7 @@ use marketsync_tmall::{TmallConfig, TmallConnector};
 use marketsync_tryton::{TrytonAdapter, TrytonConfig};
 use serde::Deserialize;
 
-use crate::config::{ConfigError, ConnectorKind, ErpKind, RunConfig, StoreConfig};
+use crate::config::{ConfigError, ConnectorKind, ErpKind, RunConfig, Settings, StoreConfig};
 
 /// The boxed error the commands return.
 pub type BoxError = Box<dyn std::error::Error>;
@@ -43,9 +43,13 @@ pub async fn open_sqlite(path: &Path, create: bool) -> Result<Arc<dyn Store>, Bo
     Ok(Arc::new(SqliteStore::open(path).await?))
 }
 
-fn settings<T: for<'de> Deserialize<'de>>(table: &toml::Table, what: &str) -> Result<T, BoxError> {
+fn settings<T: for<'de> Deserialize<'de>>(settings: &Settings, what: &str) -> Result<T, BoxError> {
+    from_table(settings.resolve()?, what)
+}
+
+fn from_table<T: for<'de> Deserialize<'de>>(table: toml::Table, what: &str) -> Result<T, BoxError> {
     // The table holds secrets: the error names the field, never echoes the table.
-    T::deserialize(toml::Value::Table(table.clone()))
+    T::deserialize(toml::Value::Table(table))
         .map_err(|e| ConfigError(format!("{what}: {}", e.message())).into())
 }
 
@@ -83,11 +87,11 @@ pub fn mapper(config: &RunConfig) -> Result<Arc<Mapper>, BoxError> {
 pub fn erp(config: &RunConfig) -> Result<Arc<dyn ErpAdapter>, BoxError> {
     Ok(match config.erp.kind {
         ErpKind::Netsuite => {
-            let c: NetSuiteConfig = settings(config.erp.settings(), "[erp] netsuite")?;
+            let c: NetSuiteConfig = settings(&config.erp.settings, "[erp] netsuite")?;
             Arc::new(NetSuiteAdapter::new(c)?)
         }
         ErpKind::Tryton => {
-            let c: TrytonConfig = settings(config.erp.settings(), "[erp] tryton")?;
+            let c: TrytonConfig = settings(&config.erp.settings, "[erp] tryton")?;
             Arc::new(TrytonAdapter::new(c)?)
         }
     })
@@ -95,19 +99,46 @@ pub fn erp(config: &RunConfig) -> Result<Arc<dyn ErpAdapter>, BoxError> {
 
 /// The configured connectors, in file order.
 pub fn connectors(config: &RunConfig) -> Result<Vec<Arc<dyn MarketplaceConnector>>, BoxError> {
+    build_connectors(config, false)
+}
+
+/// The (channel, shop) of each configured connector, without reading any secret.
+pub fn connector_ids(
+    config: &RunConfig,
+) -> Result<Vec<(marketsync_core::Channel, marketsync_core::ShopId)>, BoxError> {
+    Ok(build_connectors(config, true)?
+        .iter()
+        .map(|c| (c.channel(), c.shop()))
+        .collect())
+}
+
+fn build_connectors(
+    config: &RunConfig,
+    placeholders: bool,
+) -> Result<Vec<Arc<dyn MarketplaceConnector>>, BoxError> {
     let mut out: Vec<Arc<dyn MarketplaceConnector>> = Vec::new();
     for (i, c) in config.connectors.iter().enumerate() {
         let what = format!("[[connectors]] #{} ({:?})", i + 1, c.kind);
+        let table = if placeholders {
+            c.settings.with_placeholders()
+        } else {
+            c.settings.resolve()?
+        };
         out.push(match c.kind {
             ConnectorKind::Tmall => {
-                let t: TmallConfig = settings(c.settings(), &what)?;
+                let t: TmallConfig = from_table(table, &what)?;
                 Arc::new(TmallConnector::new(t)?)
             }
             ConnectorKind::Shopify => {
-                let s: ShopifyConfig = settings(c.settings(), &what)?;
+                let s: ShopifyConfig = from_table(table, &what)?;
                 Arc::new(ShopifyConnector::new(s)?)
             }
         });
+        if let Some(streams) = &c.streams {
+            if let Some(last) = out.pop() {
+                out.push(Arc::new(OnlyStreams::new(last, streams)));
+            }
+        }
     }
     Ok(out)
 }
@@ -301,4 +332,69 @@ async fn futures_join_all<F: std::future::Future>(
     .await;
     out.extend(results.into_iter().flatten());
     out
+}
+
+/// A connector limited to some of its streams (`streams = [...]` in the config): the streams
+/// left out are not declared in its capabilities, so the engine does not walk them.
+struct OnlyStreams {
+    inner: Arc<dyn MarketplaceConnector>,
+    caps: marketsync_core::ConnectorCapabilities,
+}
+
+impl OnlyStreams {
+    fn new(inner: Arc<dyn MarketplaceConnector>, streams: &[String]) -> OnlyStreams {
+        let mut caps = inner.capabilities();
+        let on = |name: &str| streams.iter().any(|s| s == name);
+        caps.orders &= on("orders");
+        caps.returns &= on("refunds");
+        caps.settlements &= on("settlements");
+        OnlyStreams { inner, caps }
+    }
+}
+
+#[async_trait::async_trait]
+impl MarketplaceConnector for OnlyStreams {
+    fn channel(&self) -> marketsync_core::Channel {
+        self.inner.channel()
+    }
+    fn shop(&self) -> marketsync_core::ShopId {
+        self.inner.shop()
+    }
+    fn capabilities(&self) -> marketsync_core::ConnectorCapabilities {
+        self.caps
+    }
+    async fn health_check(&self) -> marketsync_core::Result<marketsync_core::Health> {
+        self.inner.health_check().await
+    }
+    async fn fetch_orders(
+        &self,
+        query: &marketsync_core::FetchQuery,
+    ) -> marketsync_core::Result<marketsync_core::Page<marketsync_core::Order>> {
+        self.inner.fetch_orders(query).await
+    }
+    async fn fetch_returns(
+        &self,
+        query: &marketsync_core::FetchQuery,
+    ) -> marketsync_core::Result<marketsync_core::Page<marketsync_core::Refund>> {
+        self.inner.fetch_returns(query).await
+    }
+    async fn fetch_settlements(
+        &self,
+        query: &marketsync_core::FetchQuery,
+    ) -> marketsync_core::Result<marketsync_core::Page<marketsync_core::Settlement>> {
+        self.inner.fetch_settlements(query).await
+    }
+    async fn push_inventory(
+        &self,
+        updates: &[marketsync_core::InventoryUpdate],
+    ) -> marketsync_core::Result<Vec<marketsync_core::InventoryAck>> {
+        self.inner.push_inventory(updates).await
+    }
+    async fn confirm_shipment(
+        &self,
+        shipment: &marketsync_core::Shipment,
+        key: &marketsync_core::IdempotencyKey,
+    ) -> marketsync_core::Result<marketsync_core::ShipmentAck> {
+        self.inner.confirm_shipment(shipment, key).await
+    }
 }

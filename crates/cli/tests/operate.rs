@@ -441,3 +441,79 @@ async fn json_logs_follow_rust_log() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("RUST_LOG"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `run` and `exceptions` on PostgreSQL (127.0.0.1:5432, database `test`; `MARKETSYNC_PG_URL`
+/// points elsewhere, `MARKETSYNC_SKIP_PG=1` skips), the connection string read from a variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_on_postgres() {
+    use marketsync_pipeline::store::postgres::{PgConfig, PgStore};
+    if std::env::var("MARKETSYNC_SKIP_PG").is_ok_and(|v| v == "1") {
+        eprintln!("MARKETSYNC_SKIP_PG=1: skipping the PostgreSQL test");
+        return;
+    }
+    let schema = format!("ms_cli_{}", std::process::id());
+    let candidates = match std::env::var("MARKETSYNC_PG_URL") {
+        Ok(url) => vec![url],
+        Err(_) => vec![
+            "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned(),
+            "host=127.0.0.1 port=5432 user=root dbname=test".to_owned(),
+        ],
+    };
+    let mut found = None;
+    for c in candidates {
+        if let Ok(s) = PgStore::connect(PgConfig::new(c.clone(), schema.clone())).await {
+            found = Some((c, s));
+            break;
+        }
+    }
+    let (conninfo, pg) = found.expect(
+        "PostgreSQL at 127.0.0.1:5432 is not reachable; start it, or set MARKETSYNC_SKIP_PG=1",
+    );
+    let dir = temp_dir("pg");
+    let sims = marketsync_cli::simulate::start(&SimOptions {
+        out: dir.clone(),
+        tmall_orders: 20,
+        shopify_orders: 20,
+        seed: 5,
+    })
+    .await
+    .unwrap();
+    let text_cfg = std::fs::read_to_string(&sims.config).unwrap().replace(
+        "backend = \"sqlite\"                  # or: backend = \"postgres\", conninfo = { env = \"MARKETSYNC_PG\" }, schema = \"marketsync\"\npath = \"marketsync.db\"",
+        &format!("backend = \"postgres\"\nconninfo = {{ env = \"MARKETSYNC_PG\" }}\nschema = \"{schema}\""),
+    );
+    assert!(text_cfg.contains("backend = \"postgres\""));
+    let config = dir.join("pg.toml");
+    std::fs::write(&config, text_cfg).unwrap();
+    let mut env = env_of(&sims);
+    env.push(("MARKETSYNC_PG".into(), conninfo));
+    let out = cli(args(&["run", "--once"], &config), env.clone()).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("store postgres"), "{stdout}");
+    assert!(
+        stdout.contains("tmall sim-flagship: orders: 20 fetched"),
+        "{stdout}"
+    );
+    // The Shopify simulator's order with an unknown financial status.
+    let out = cli(
+        args(
+            &["exceptions", "list", "--reason", "unknown_status"],
+            &config,
+        ),
+        env.clone(),
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 exception(s)"), "{stdout}");
+    let counts = pg.exception_counts().await.unwrap();
+    assert!(
+        counts
+            .iter()
+            .any(|(r, n)| r.as_str() == "unknown_status" && *n == 1),
+        "{counts:?}"
+    );
+    pg.drop_schema().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

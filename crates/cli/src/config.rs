@@ -743,9 +743,118 @@ mod tests {
             "shop_id",
             "consumer_key",
             "api_version",
-            "sessions_env",
+            "session_env",
         ] {
             assert!(!looks_secret(k), "{k}");
+        }
+    }
+
+    fn example() -> RunConfig {
+        RunConfig::parse(
+            crate::simulate::EXAMPLE_CONFIG,
+            Path::new("examples/marketsync.toml"),
+            Path::new("examples"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_example_parses_without_reading_secrets() {
+        let c = example();
+        assert_eq!(
+            c.store,
+            StoreConfig::Sqlite {
+                path: PathBuf::from("examples/marketsync.db")
+            }
+        );
+        assert_eq!(c.mapping.rulebook, PathBuf::from("examples/rulebook.toml"));
+        assert_eq!(c.erp.kind, ErpKind::Netsuite);
+        assert_eq!(c.connectors.len(), 2);
+        assert_eq!(c.connectors[0].kind, ConnectorKind::Tmall);
+        assert_eq!(c.connectors[0].entity, "CN01");
+        assert_eq!(
+            c.connectors[0].streams.as_deref(),
+            Some(&["orders".to_owned(), "refunds".to_owned()][..])
+        );
+        assert_eq!(c.connectors[1].streams, None);
+        // Debug shows setting names and secret sources, no values.
+        let debug = format!("{c:?}");
+        assert!(debug.contains("TMALL_APP_SECRET"));
+        assert!(!debug.contains("sim-app-secret"));
+    }
+
+    #[test]
+    fn secrets_come_from_env_or_file_only() {
+        let doc = crate::simulate::EXAMPLE_CONFIG.replace(
+            "token_id = \"sim-token-id-0123456789abcdef\"",
+            "token_id = \"x\"\ntoken_secret = \"abc\"",
+        );
+        let e = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap_err();
+        assert!(
+            e.0.contains("`erp.token_secret` holds a secret value"),
+            "{e}"
+        );
+        assert!(!e.0.contains("abc"));
+        // A secret given as something else than a string is still refused by name.
+        let doc = crate::simulate::EXAMPLE_CONFIG.replace(
+            "app_key = \"12345678\"",
+            "app_key = \"12345678\"\nsession = 42",
+        );
+        let e = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap_err();
+        assert!(e.0.contains("`session` is a secret"), "{e}");
+        // Both sources, or neither.
+        let doc = crate::simulate::EXAMPLE_CONFIG.replace(
+            "{ env = \"TMALL_SESSION\" }",
+            "{ env = \"A\", file = \"b\" }",
+        );
+        let e = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap_err();
+        assert!(e.0.contains("exactly one of `env` or `file`"), "{e}");
+        // An unknown section.
+        let doc = format!("{}\n[extra]\nx = 1\n", crate::simulate::EXAMPLE_CONFIG);
+        let e = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap_err();
+        assert!(e.0.contains("unknown section `extra`"), "{e}");
+    }
+
+    #[test]
+    fn the_schema_describes_the_example() {
+        let schema = config_schema();
+        let props = schema["properties"].as_object().unwrap();
+        let doc: toml::Table = toml::from_str(crate::simulate::EXAMPLE_CONFIG).unwrap();
+        for k in doc.keys() {
+            assert!(props.contains_key(k), "{k}");
+        }
+        let tmall = &schema["properties"]["connectors"]["items"]["oneOf"][0];
+        let tprops = tmall["properties"].as_object().unwrap();
+        assert!(!tprops.contains_key("app_secret") && !tprops.contains_key("session"));
+        assert!(tprops.contains_key("secrets") && tprops.contains_key("entity"));
+        let required: Vec<&str> = tmall["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(required.contains(&"app_key") && !required.contains(&"app_secret"));
+        let connectors = doc["connectors"].as_array().unwrap();
+        for (i, c) in connectors.iter().enumerate() {
+            let p = schema["properties"]["connectors"]["items"]["oneOf"][i]["properties"]
+                .as_object()
+                .unwrap();
+            for k in c.as_table().unwrap().keys() {
+                assert!(p.contains_key(k), "connector {i}: {k}");
+            }
+        }
+        let erp = schema["properties"]["erp"]["oneOf"][0]["properties"]
+            .as_object()
+            .unwrap();
+        for k in doc["erp"].as_table().unwrap().keys() {
+            assert!(erp.contains_key(k), "erp: {k}");
+        }
+        // Every $ref resolves.
+        let text = schema.to_string();
+        let defs = schema["$defs"].as_object().unwrap();
+        for part in text.split("\"#/$defs/").skip(1) {
+            let name = part.split('"').next().unwrap();
+            assert!(defs.contains_key(name), "{name}");
         }
     }
 }

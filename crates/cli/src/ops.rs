@@ -272,6 +272,10 @@ pub async fn run(config: &RunConfig, once: bool) -> Result<usize, BoxError> {
         }
         return Ok(failed);
     }
+    println!(
+        "syncing every {} s; Ctrl-C stops after the pages in hand",
+        pipeline.interval.as_secs()
+    );
     let handles: Vec<_> = pipeline
         .lanes
         .iter()

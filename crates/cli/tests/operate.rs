@@ -517,3 +517,51 @@ async fn run_on_postgres() {
     pg.drop_schema().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Without `--once`, `run` syncs pass after pass until SIGINT, then stops gracefully (exit 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_loops_until_ctrl_c() {
+    let dir = temp_dir("loop");
+    let sims = marketsync_cli::simulate::start(&SimOptions {
+        out: dir.clone(),
+        tmall_orders: 10,
+        shopify_orders: 5,
+        seed: 9,
+    })
+    .await
+    .unwrap();
+    let config = sims.config.clone();
+    let env = env_of(&sims);
+    let child = Command::new(env!("CARGO_BIN_EXE_marketsync"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .envs(env)
+        .env("RUST_LOG", "marketsync_pipeline::engine=info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    // Wait for the first pass of both connectors (the sales orders reach NetSuite).
+    let mut waited = 0;
+    while sims.netsuite.count(RecordType::SalesOrder) == 0 && waited < 300 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("syncing every 60 s"), "{stdout}");
+    assert!(stdout.contains("stopped."), "{stdout}");
+    assert!(stderr.contains("sync pass done"), "{stderr}");
+    assert!(
+        stderr.contains("stopping after the pages in hand"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

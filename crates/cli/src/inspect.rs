@@ -254,20 +254,24 @@ pub async fn replay(
     Ok((out, done, open))
 }
 
-/// `trace ORDER`: the order's lineage — raw payload → canonical record → ERP documents
-/// (sales order, accrual, reversals, refunds) → settlement → payout — and its exceptions.
+/// `trace ORDER`: a record's lineage — raw payload → canonical record → ERP documents (for an
+/// order: sales order, accrual, reversals, its refunds' documents) → settlement → payout — and
+/// its exceptions. `kind` is the record's kind (an order, a refund, a settlement: a
+/// settlement's lineage holds its settlement and payout journals).
 pub async fn trace(
     store: &dyn Store,
+    kind: EventKind,
     order: &str,
     candidates: &[(Channel, ShopId)],
 ) -> Result<String, BoxError> {
+    let noun = kind.name().to_owned();
     let mut out = String::new();
     let mut found = false;
     for (channel, shop) in candidates {
         let record = RecordKey {
             channel: channel.clone(),
             shop: shop.clone(),
-            kind: EventKind::Order,
+            kind: kind.clone(),
             external_id: order.to_owned(),
         };
         let mut links = store.lineage(&LineageQuery::Record(record.clone())).await?;
@@ -282,14 +286,14 @@ pub async fn trace(
             })
             .await?
             .into_iter()
-            .filter(|x| &x.stream.shop == shop)
+            .filter(|x| x.stream.shop == *shop && x.kind == kind)
             .collect();
         if links.is_empty() && head.is_none() && snapshot.is_none() && exceptions.is_empty() {
             continue;
         }
         found = true;
         links.sort_by(|a, b| a.at.cmp(&b.at).then(a.document_key.cmp(&b.document_key)));
-        let _ = writeln!(out, "order {order} on {channel} {}", shop.as_str());
+        let _ = writeln!(out, "{noun} {order} on {channel} {}", shop.as_str());
         let mut hashes: Vec<marketsync_core::ContentHash> = links
             .iter()
             .filter_map(|l| l.content_hash.clone())
@@ -356,7 +360,7 @@ pub async fn trace(
         for l in &links {
             let _ = write!(
                 out,
-                "    {:<14} {:<14} {:<14} rev {:<6} at {}",
+                "    {:<16} {:<14} {:<10} rev {} at {}",
                 l.role,
                 l.erp_kind,
                 l.erp_document.as_str(),
@@ -374,7 +378,11 @@ pub async fn trace(
             .filter(|l| l.settlement_id.is_some() || l.payout_id.is_some())
             .collect();
         if settled.is_empty() {
-            let _ = writeln!(out, "    (not settled yet)");
+            let _ = writeln!(
+                out,
+                "    (no settlement document in this record's lineage; a settlement's own \
+                 documents are traced with `--kind settlement SETTLEMENT_ID`)"
+            );
         }
         for l in settled {
             let _ = writeln!(
@@ -402,7 +410,7 @@ pub async fn trace(
         }
     }
     if !found {
-        return Err(format!("order {order} is not in the store").into());
+        return Err(format!("{noun} {order} is not in the store").into());
     }
     Ok(out)
 }

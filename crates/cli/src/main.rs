@@ -19,7 +19,7 @@ use marketsync_cli::config::RunConfig;
 use marketsync_cli::inspect::{self, Selection};
 use marketsync_cli::logging::{self, LogFormat};
 use marketsync_cli::ops::{self, BoxError};
-use marketsync_core::{Channel, ShopId};
+use marketsync_core::{Channel, EventKind, ShopId};
 use marketsync_pipeline::Store;
 use marketsync_pipeline::store::ExceptionStatus;
 
@@ -166,6 +166,9 @@ enum Command {
         /// The shop (with --channel).
         #[arg(long)]
         shop: Option<String>,
+        /// What the id is: order, refund or settlement.
+        #[arg(long, default_value = "order")]
+        kind: String,
     },
     /// Start the TOP, Shopify and NetSuite simulators and write a configuration pointing at
     /// them (from examples/marketsync.toml); runs until Ctrl-C.
@@ -307,7 +310,14 @@ fn trace(
     store: &StoreArgs,
     channel: Option<&str>,
     shop: Option<&str>,
+    kind: &str,
 ) -> Result<(), BoxError> {
+    let kind = match kind {
+        "order" => EventKind::Order,
+        "refund" => EventKind::Refund,
+        "settlement" => EventKind::Settlement,
+        other => return Err(format!("unknown kind {other:?} (order, refund, settlement)").into()),
+    };
     runtime()?.block_on(async {
         let (st, config) = store_of(store).await?;
         let candidates = match (channel, shop, &config) {
@@ -321,7 +331,10 @@ fn trace(
                 .collect(),
             _ => return Err::<(), BoxError>("give --channel and --shop (or --config)".into()),
         };
-        print!("{}", inspect::trace(st.as_ref(), order, &candidates).await?);
+        print!(
+            "{}",
+            inspect::trace(st.as_ref(), kind, order, &candidates).await?
+        );
         Ok(())
     })
 }
@@ -379,7 +392,8 @@ fn main() -> ExitCode {
             store,
             channel,
             shop,
-        } => trace(order, store, channel.as_deref(), shop.as_deref()),
+            kind,
+        } => trace(order, store, channel.as_deref(), shop.as_deref(), kind),
         Command::Report { store, out } => report(store, out),
         Command::Simulate {
             out,

@@ -225,8 +225,11 @@ async fn run_then_replay_after_a_rule_fix_then_trace() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains(&format!("order {first_order} on tmall sim-flagship")));
-    assert!(stdout.contains("sales_order    sales_order"), "{stdout}");
-    assert!(stdout.contains("accrual        journal_entry"), "{stdout}");
+    assert!(stdout.contains("sales_order      sales_order"), "{stdout}");
+    assert!(
+        stdout.contains("accrual          journal_entry"),
+        "{stdout}"
+    );
     assert!(stdout.contains("rulebook 2026.11-example"), "{stdout}");
     assert!(stdout.contains("content hash sha256:"), "{stdout}");
     assert!(stdout.contains("replayed  unknown_sku"), "{stdout}");
@@ -246,7 +249,7 @@ async fn run_then_replay_after_a_rule_fix_then_trace() {
         vec![],
     )
     .await;
-    assert!(text(&out).0.contains("sales_order    sales_order"));
+    assert!(text(&out).0.contains("sales_order      sales_order"));
     let out = cli(args(&["trace", "no-such-order"], &config), vec![]).await;
     assert!(!out.status.success());
     assert!(text(&out).1.contains("not in the store"));

@@ -568,3 +568,26 @@ async fn run_loops_until_ctrl_c() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `marketsync schema` writes the `run` configuration's JSON Schema beside the model's.
+#[test]
+fn schema_writes_the_config_schema() {
+    let dir = temp_dir("schema");
+    let out = Command::new(env!("CARGO_BIN_EXE_marketsync"))
+        .args(["schema", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("MarketsyncConfig.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(schema["title"], "MarketsyncConfig");
+    assert_eq!(
+        schema["required"],
+        serde_json::json!(["store", "engine", "mapping", "erp", "connectors"])
+    );
+    assert!(dir.join("Rulebook.schema.json").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}

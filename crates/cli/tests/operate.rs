@@ -129,6 +129,9 @@ async fn run_then_replay_after_a_rule_fix_then_trace() {
         "{stdout}"
     );
     assert!(stdout.contains("SIM-00"), "{stdout}");
+    // The buyer's id is masked; receiver name and address (sealed on TOP) never appear.
+    assert!(stdout.contains("\"platform_id\": \"AAH***"), "{stdout}");
+    assert!(!stdout.contains("~AgAAAA"), "{stdout}");
 
     // Before the fix, the order has no ERP document.
     let out = cli(args(&["trace", &first_order], &config), vec![]).await;

@@ -13,7 +13,6 @@ use marketsync_pipeline::store::{
 };
 use marketsync_pipeline::{ReplayResult, Store};
 
-use crate::html::{ChannelSummary, ReportModel, render};
 use crate::ops::{BoxError, Pipeline};
 
 /// Which exceptions a command applies to.
@@ -415,70 +414,111 @@ pub async fn trace(
     Ok(out)
 }
 
-/// `report`: the HTML report from a store — per channel, the exceptions by reason and status
-/// and the documents its orders produced (from the lineage of the exceptions' records and the
-/// ledger totals). The P&L needs the canonical records of every order, which the store keeps
-/// only for orders it is asked about; it is left out of this report.
+/// `report`: a self-contained HTML report of what a store holds — exceptions by channel,
+/// reason and status (with a chart of the open ones), the idempotency ledger's states and the
+/// latest audit entries. (The demo's channel P&L and KPIs need every order's canonical record
+/// and the pass counts, which the store does not list; they are in `demo`'s report only.)
 pub async fn report(store: Arc<dyn Store>, title: &str) -> Result<String, BoxError> {
+    use crate::html::{Bar, bar_chart, escape};
     let all = store
         .exceptions(&ExceptionFilter {
             limit: Some(100_000),
             ..ExceptionFilter::default()
         })
         .await?;
-    let mut channels: BTreeMap<String, ChannelSummary> = BTreeMap::new();
-    let mut kpi = marketsync_pipeline::report::KpiRecorder::default();
+    // channel → reason → (open, resolved, replayed)
+    let mut table: BTreeMap<String, BTreeMap<String, [u64; 3]>> = BTreeMap::new();
+    let mut open_by_reason: BTreeMap<String, u64> = BTreeMap::new();
     for x in &all {
-        let c = channels
+        let slot = match x.status {
+            ExceptionStatus::Open => 0,
+            ExceptionStatus::Resolved => 1,
+            ExceptionStatus::Replayed => 2,
+        };
+        let row = table
             .entry(x.stream.channel.to_string())
-            .or_insert_with(|| ChannelSummary {
-                channel: x.stream.channel.to_string(),
-                ..ChannelSummary::default()
-            });
+            .or_default()
+            .entry(x.reason.as_str().into_owned())
+            .or_default();
+        row[slot] = row[slot].saturating_add(1);
         if x.status == ExceptionStatus::Open {
-            *c.exceptions
+            *open_by_reason
                 .entry(x.reason.as_str().into_owned())
-                .or_default() += 1;
-            kpi.exception(&x.reason);
-        } else {
-            *c.exceptions
-                .entry(format!("{} ({})", x.reason.as_str(), x.status.as_str()))
                 .or_default() += 1;
         }
     }
-    let counts = store.ledger_counts().await?;
-    let posted: u64 = counts
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:2rem;color:#111}}h1{{font-size:1.6rem}}\
+         table{{border-collapse:collapse;margin:1rem 0;font-size:.85rem}}td,th{{border:1px solid #ccc;padding:3px 6px}}\
+         th{{background:#f3f4f6}}.num{{text-align:right;font-variant-numeric:tabular-nums}}</style></head><body>\
+         <h1>{t}</h1><p>Generated {g} from the {b} store.</p>",
+        t = escape(title),
+        g = escape(&Utc::now().to_rfc3339()),
+        b = store.backend()
+    );
+    h.push_str("<h2>Exceptions</h2><table><tr><th>channel</th><th>reason</th><th>open</th><th>resolved</th><th>replayed</th></tr>");
+    for (channel, reasons) in &table {
+        for (reason, [open, resolved, replayed]) in reasons {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{open}</td><td class=\"num\">{resolved}</td><td class=\"num\">{replayed}</td></tr>",
+                escape(channel),
+                escape(reason)
+            );
+        }
+    }
+    h.push_str("</table>");
+    let bars: Vec<Bar> = open_by_reason
         .iter()
-        .filter(|(s, _)| matches!(s, marketsync_pipeline::store::LedgerState::Posted))
-        .map(|(_, n)| *n)
-        .sum();
-    let model = ReportModel {
-        title: title.to_owned(),
-        generated_at: Utc::now().to_rfc3339(),
-        channels: channels.into_values().collect(),
-        pnl: BTreeMap::new(),
-        kpis: kpi.kpis(),
-    };
-    let mut html = render(&model);
-    let mut ledger = String::from("<section><h2>Idempotency ledger</h2><table>");
-    for (state, n) in &counts {
+        .map(|(r, n)| Bar::count(r.clone(), *n))
+        .collect();
+    if !bars.is_empty() {
+        h.push_str(&bar_chart("Open exceptions by reason", &bars));
+    }
+    h.push_str("<h2>Idempotency ledger</h2><table><tr><th>state</th><th>entries</th></tr>");
+    for (state, n) in store.ledger_counts().await? {
         let _ = write!(
-            ledger,
-            "<tr><td>{}</td><td>{n}</td></tr>",
-            crate::html::escape(&format!("{state:?}"))
+            h,
+            "<tr><td>{}</td><td class=\"num\">{n}</td></tr>",
+            escape(&format!("{state:?}"))
+        );
+    }
+    h.push_str("</table><h2>Latest audit entries</h2><table><tr><th>#</th><th>at</th><th>actor</th><th>action</th><th>subject</th></tr>");
+    // Page through the log, keeping the latest 50.
+    let mut latest = std::collections::VecDeque::with_capacity(51);
+    let mut total: u64 = 0;
+    let mut after = 0;
+    loop {
+        let page = store.audit_log(after, 1_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for a in page {
+            total = total.saturating_add(1);
+            latest.push_back(a);
+            if latest.len() > 50 {
+                latest.pop_front();
+            }
+        }
+    }
+    for a in latest.iter().rev() {
+        let _ = write!(
+            h,
+            "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            a.seq,
+            escape(&a.at.to_rfc3339()),
+            escape(&a.actor),
+            escape(&a.action),
+            escape(&a.subject)
         );
     }
     let _ = write!(
-        ledger,
-        "</table><p>{posted} ERP writes posted; store backend {}.</p></section>",
-        store.backend()
+        h,
+        "</table><p>{total} audit entries in all.</p></body></html>"
     );
-    if let Some(pos) = html.rfind("</body>") {
-        html.insert_str(pos, &ledger);
-    } else {
-        html.push_str(&ledger);
-    }
-    Ok(html)
+    Ok(h)
 }
 
 fn revision(r: &marketsync_core::Revision) -> String {

@@ -279,8 +279,16 @@ async fn run_then_replay_after_a_rule_fix_then_trace() {
     let out = cli(a, vec![]).await;
     assert!(out.status.success(), "{:?}", text(&out));
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("unknown_sku (replayed)"), "{page}");
+    let row = format!(
+        "<tr><td>tmall</td><td>unknown_sku</td><td class=\"num\">0</td><td class=\"num\">0</td><td class=\"num\">{}</td></tr>",
+        rows.len()
+    );
+    assert!(page.contains(&row), "{page}");
     assert!(page.contains("Idempotency ledger"));
+    assert!(
+        page.contains("<td>ops-anna</td><td>replay_exception</td>"),
+        "{page}"
+    );
 
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -402,3 +402,34 @@ impl MarketplaceConnector for OnlyStreams {
         self.inner.confirm_shipment(shipment, key).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// A Tryton `[erp]` section builds the Tryton adapter, its password read from a file.
+    #[test]
+    fn tryton_erp_from_the_config() {
+        let dir = std::env::temp_dir().join(format!("marketsync-ops-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("tryton.secret"), "s3cret\n").unwrap();
+        let erp_section = "[erp]\nkind = \"tryton\"\nurl = \"http://127.0.0.1:8000/\"\n\
+             database = \"marketsync\"\nlogin = \"admin\"\ndefault_entity = \"CN01\"\n\
+             companies = { CN01 = \"1\" }\n\
+             secrets = { password = { file = \"tryton.secret\" } }\n";
+        let example = crate::simulate::EXAMPLE_CONFIG;
+        let start = example.find("[erp]").unwrap();
+        let end = example.find("[[connectors]]").unwrap();
+        let doc = format!("{}{erp_section}\n{}", &example[..start], &example[end..]);
+        let config = RunConfig::parse(&doc, &dir.join("c.toml"), &dir).unwrap();
+        assert_eq!(config.erp.kind, ErpKind::Tryton);
+        let adapter = erp(&config).unwrap();
+        assert_eq!(adapter.system(), "tryton");
+        // Without the file: the error names it.
+        std::fs::remove_file(dir.join("tryton.secret")).unwrap();
+        let e = erp(&config).err().unwrap().to_string();
+        assert!(e.contains("tryton.secret"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

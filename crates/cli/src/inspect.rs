@@ -438,12 +438,12 @@ pub async fn report(store: Arc<dyn Store>, title: &str) -> Result<String, BoxErr
         let row = table
             .entry(x.stream.channel.to_string())
             .or_default()
-            .entry(x.reason.as_str().into_owned())
+            .entry(x.reason.as_str().to_string())
             .or_default();
         row[slot] = row[slot].saturating_add(1);
         if x.status == ExceptionStatus::Open {
             *open_by_reason
-                .entry(x.reason.as_str().into_owned())
+                .entry(x.reason.as_str().to_string())
                 .or_default() += 1;
         }
     }

@@ -107,6 +107,28 @@ async fn run_then_replay_after_a_rule_fix_then_trace() {
             .all(|l| l.contains("SIM-00") && l.contains(" open "))
     );
     assert!(stdout.contains(&format!("{} exception(s)", rows.len())));
+    // Date filters (UTC days): seen since yesterday, none before 2000.
+    let today = (chrono::Utc::now() - chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
+    for (flag, day, expect) in [
+        ("--since", today.as_str(), rows.len()),
+        ("--until", "2000-01-01", 0),
+    ] {
+        let out = cli(
+            args(
+                &["exceptions", "list", "--reason", "unknown_sku", flag, day],
+                &config,
+            ),
+            vec![],
+        )
+        .await;
+        assert!(
+            text(&out).0.contains(&format!("\n{expect} exception(s)")),
+            "{flag} {day}: {:?}",
+            text(&out)
+        );
+    }
     let first_id: i64 = rows[0].split_whitespace().next().unwrap().parse().unwrap();
     let first_order = rows[0].split_whitespace().nth(7).unwrap().to_owned();
 

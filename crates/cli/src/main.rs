@@ -25,7 +25,11 @@ use marketsync_pipeline::store::ExceptionStatus;
 
 /// Marketplace sales into ERP inventory and accounting.
 #[derive(Parser)]
-#[command(name = "marketsync", version, about)]
+#[command(
+    name = "marketsync",
+    version,
+    about = "Marketplace sales into ERP inventory and accounting: run the sync, work the exception queue, trace lineage, report, demo"
+)]
 struct Cli {
     /// Log line format (stderr); the filter comes from RUST_LOG (default `warn`).
     #[arg(long, value_enum, global = true, default_value = "pretty")]

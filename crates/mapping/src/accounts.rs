@@ -262,7 +262,7 @@ impl AccountMap {
         });
         found.cloned().ok_or_else(|| {
             Error::mapping(
-                ReasonCode::Other("unmapped_account".into()),
+                ReasonCode::UnmappedAccount,
                 format!("no account mapped for role {role} in entity {entity} ({channel})"),
             )
             .with_context("entity", entity)

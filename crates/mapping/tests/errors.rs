@@ -173,7 +173,7 @@ fn unmapped_account_and_missing_rate_are_errors_not_defaults() -> R {
         .order_accrual(&tmall::order()?, &ctx())
         .err()
         .ok_or("expected unmapped")?;
-    assert_eq!(err.reason(), ReasonCode::Other("unmapped_account".into()));
+    assert_eq!(err.reason(), ReasonCode::UnmappedAccount);
     assert_eq!(err.context_value("role"), Some("revenue"));
 
     let mut rb = tmall::rulebook()?;
@@ -184,7 +184,7 @@ fn unmapped_account_and_missing_rate_are_errors_not_defaults() -> R {
         .order_accrual(&tmall::order()?, &ctx())
         .err()
         .ok_or("expected missing rate")?;
-    assert_eq!(err.reason(), ReasonCode::Other("missing_fx_rate".into()));
+    assert_eq!(err.reason(), ReasonCode::MissingFxRate);
     Ok(())
 }
 

@@ -510,7 +510,7 @@ impl Engine {
             let Some(booked) = &prev.booked else {
                 return Err(Fail::Record(
                     marketsync_core::Error::validation(
-                        ReasonCode::Other("settlement_revised".into()),
+                        ReasonCode::SettlementRevised,
                         format!(
                             "settlement {} was revised, but the journals booked for its earlier \
                              revision were not recorded; review and adjust it by hand",

@@ -459,7 +459,7 @@ impl Engine {
         let not_synced = |why: &str| {
             Fail::Record(
                 Error::validation(
-                    ReasonCode::Other("order_not_synced".into()),
+                    ReasonCode::OrderNotSynced,
                     format!(
                         "refund {} of order {}: {why}; replay it once the order has synced",
                         refund.id, refund.order_id

@@ -228,6 +228,7 @@ async fn a_refund_ahead_of_its_order_waits_in_the_exception_queue_and_replays() 
         res,
         ReplayResult::Ran(EventOutcome::Posted {
             documents: 2,
+            created: 2,
             amended: false
         })
     );

@@ -313,7 +313,7 @@ mod tests {
         let err = map
             .account(&e, &Channel::Jd, &AccountRole::Bank)
             .err()
-            .map(|e| (e.kind().clone(), e.context_value("role").map(str::to_owned)));
+            .map(|e| (*e.kind(), e.context_value("role").map(str::to_owned)));
         assert_eq!(err, Some((ErrorKind::Mapping, Some("bank".to_owned()))));
     }
 }

@@ -59,10 +59,7 @@ fn unknown_status_is_typed() {
         err.as_ref().map(Error::reason),
         Some(ReasonCode::UnknownStatus)
     );
-    assert_eq!(
-        err.as_ref().map(|e| e.kind().clone()),
-        Some(ErrorKind::Mapping)
-    );
+    assert_eq!(err.as_ref().map(|e| *e.kind()), Some(ErrorKind::Mapping));
 }
 
 fn amazon_settlement_with(code: &str) -> Settlement {

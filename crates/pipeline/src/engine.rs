@@ -663,6 +663,44 @@ pub(crate) enum Mode {
 }
 
 /// The sync engine. See the [module docs](self).
+///
+/// One engine per ERP and legal entity; give it a [`Store`](crate::Store) (its ledger,
+/// watermarks and exception queue), the ERP adapter and the [`Mapper`], then sync connectors.
+/// Every ERP write is claimed in the ledger under its idempotency key first, so a re-run, a
+/// crash or a second worker never makes a second document:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use marketsync_core::ErpDocumentKind;
+/// use marketsync_mapping::examples::tmall;
+/// use marketsync_pipeline::store::sqlite::SqliteStore;
+/// use marketsync_pipeline::{Engine, EngineConfig};
+/// use marketsync_testkit::{InMemoryErp, InMemoryMarketplace};
+///
+/// let order = tmall::order()?;
+/// let market = InMemoryMarketplace::new(order.channel.clone(), order.shop.clone(), "s3cret");
+/// market.upsert_orders(&[order]);
+/// let erp = InMemoryErp::new("erp");
+/// let engine = Engine::new(
+///     Arc::new(SqliteStore::in_memory().await?),
+///     Arc::new(erp.clone()),
+///     Arc::new(tmall::mapper()?),
+///     EngineConfig::new("worker-1", tmall::ENTITY, "2026-01-01T00:00:00Z".parse()?),
+/// );
+/// let connector = market.connector("s3cret");
+///
+/// let first = engine.sync_orders(&connector).await?;
+/// assert_eq!((first.created, first.documents_created), (1, 2)); // sales order + accrual
+///
+/// let second = engine.sync_orders(&connector).await?;
+/// assert_eq!(second.posted, 0);
+/// assert_eq!(second.unchanged(), second.fetched);
+/// assert_eq!(erp.count(&ErpDocumentKind::SalesOrder), 1);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Engine {
     pub(crate) store: Arc<dyn Store>,
     erp: Arc<dyn ErpAdapter>,

@@ -453,6 +453,50 @@ mod tests {
         assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
     }
 
+    /// Implements only what is required.
+    struct OrdersOnly;
+
+    #[async_trait]
+    impl MarketplaceConnector for OrdersOnly {
+        fn channel(&self) -> Channel {
+            Channel::Shopify
+        }
+        fn shop(&self) -> ShopId {
+            ShopId::new("s")
+        }
+        fn capabilities(&self) -> ConnectorCapabilities {
+            ConnectorCapabilities::none().with_orders(true)
+        }
+        async fn health_check(&self) -> Result<Health> {
+            Ok(Health::ok())
+        }
+        async fn fetch_orders(&self, _query: &FetchQuery) -> Result<Page<Order>> {
+            Ok(Page::last(Vec::new()))
+        }
+    }
+
+    #[tokio::test]
+    async fn every_optional_operation_defaults_to_a_typed_unsupported() {
+        let c: &dyn MarketplaceConnector = &OrdersOnly;
+        let t = DateTime::<Utc>::from_timestamp(0, 0).unwrap();
+        let q = FetchQuery::new(TimeWindow::new(t, t).unwrap());
+        let results = [
+            ("fetch_returns", c.fetch_returns(&q).await.map(|_| ())),
+            (
+                "fetch_settlements",
+                c.fetch_settlements(&q).await.map(|_| ()),
+            ),
+            ("push_inventory", c.push_inventory(&[]).await.map(|_| ())),
+        ];
+        for (op, r) in results {
+            let e = r.unwrap_err();
+            assert_eq!(*e.kind(), crate::ErrorKind::Unsupported, "{op}");
+            assert_eq!(e.context_value("operation"), Some(op));
+            assert_eq!(e.context_value("channel"), Some("shopify"));
+        }
+        assert!(c.fetch_orders(&q).await.is_ok());
+    }
+
     #[test]
     fn builders_set_each_capability() {
         let c = ConnectorCapabilities::none();

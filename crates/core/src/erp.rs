@@ -375,3 +375,67 @@ pub trait ErpAdapter: Send + Sync {
 fn unsupported(system: &str, operation: &str) -> Error {
     Error::unsupported(operation).with_context("erp", system)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// Implements only what is required.
+    struct Minimal;
+
+    #[async_trait]
+    impl ErpAdapter for Minimal {
+        fn system(&self) -> &str {
+            "minimal"
+        }
+        fn capabilities(&self) -> ErpCapabilities {
+            ErpCapabilities::none()
+        }
+        async fn health_check(&self) -> Result<Health> {
+            Ok(Health::ok())
+        }
+        async fn find_by_idempotency_key(
+            &self,
+            _key: &IdempotencyKey,
+        ) -> Result<Option<ErpDocumentRef>> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn every_optional_operation_defaults_to_a_typed_unsupported() {
+        let erp: &dyn ErpAdapter = &Minimal;
+        let key = IdempotencyKey::parse("msk1-0123456789abcdef0123456789abcdef01234567").unwrap();
+        let entry: JournalEntry = serde_json::from_value(serde_json::json!({
+            "entity": "E1", "date": "2026-01-31", "memo": "", "lines": []
+        }))
+        .unwrap();
+        let results = [
+            (
+                "post_journal",
+                erp.post_journal(&JournalRequest::new(key.clone(), entry))
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "inventory_positions",
+                erp.inventory_positions(&[]).await.map(|_| ()),
+            ),
+        ];
+        for (op, r) in results {
+            let e = r.unwrap_err();
+            assert_eq!(*e.kind(), ErrorKind::Unsupported, "{op}");
+            assert_eq!(e.context_value("operation"), Some(op));
+            assert_eq!(e.context_value("erp"), Some("minimal"));
+            assert_eq!(e.reason(), crate::ReasonCode::Unsupported);
+        }
+        let all = ErpCapabilities::none()
+            .with_sales_orders(true)
+            .with_journals(true)
+            .with_fulfilments(true)
+            .with_refunds(true)
+            .with_inventory(true);
+        assert_eq!(all, ErpCapabilities::all());
+    }
+}

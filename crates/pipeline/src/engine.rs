@@ -664,7 +664,7 @@ pub(crate) enum Mode {
 
 /// The sync engine. See the [module docs](self).
 ///
-/// One engine per ERP and legal entity; give it a [`Store`](crate::Store) (its ledger,
+/// One engine per ERP and legal entity; give it a [`Store`] (its ledger,
 /// watermarks and exception queue), the ERP adapter and the [`Mapper`], then sync connectors.
 /// Every ERP write is claimed in the ledger under its idempotency key first, so a re-run, a
 /// crash or a second worker never makes a second document:

@@ -7,22 +7,17 @@
 //! enum value, a pure `normalize` from wire to canonical, a malformed record kept with its raw
 //! bytes, errors classified into kinds, and unsupported operations declared up front.
 //!
-//! Run it with `cargo run -p marketsync --example custom_connector`.
+//! Run it with `cargo run -p marketsync --features testing --example custom_connector`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use marketsync::{
-    Channel, ConnectorCapabilities, Currency, Cursor, Error, ErrorKind, FetchQuery, Fetched,
-    FulfilmentChannel, Health, IdempotencyKey, InventoryAck, InventoryUpdate, MarketplaceConnector,
-    Money, Order, OrderId, OrderLine, OrderLineId, OrderStatus, Page, Payment, RawRecord,
-    ReasonCode, Refund, Result, Revision, Settlement, Shipment, ShipmentAck, ShopId, Sku,
-    TimeWindow, TimeZoneId,
-};
-use marketsync_testkit::conformance::{ConnectorFixture, Fault, connector_suite};
+use marketsync::ids::TimeZoneId;
+use marketsync::order::{FulfilmentChannel, Payment};
+use marketsync::prelude::*;
+use marketsync::testing::conformance::{ConnectorFixture, Fault, connector_suite};
 use serde::Deserialize;
 
 // ---- wire.rs: the platform's own shapes -------------------------------------------------
@@ -240,9 +235,9 @@ impl MarketplaceConnector for ExampleConnector {
         self.shop.clone()
     }
     fn capabilities(&self) -> ConnectorCapabilities {
-        let mut caps = ConnectorCapabilities::none();
-        caps.orders = true;
-        caps
+        // Only orders: returns, settlements, inventory and shipment confirmation keep the
+        // trait's default (a typed `Unsupported`), and the suite checks we said so.
+        ConnectorCapabilities::none().with_orders(true)
     }
     async fn health_check(&self) -> Result<Health> {
         let now = Utc::now();
@@ -289,18 +284,6 @@ impl MarketplaceConnector for ExampleConnector {
             items,
             next_cursor: (next < total).then(|| Cursor::new(next.to_string())),
         })
-    }
-    async fn fetch_returns(&self, _: &FetchQuery) -> Result<Page<Refund>> {
-        Err(Error::unsupported("fetch_returns"))
-    }
-    async fn fetch_settlements(&self, _: &FetchQuery) -> Result<Page<Settlement>> {
-        Err(Error::unsupported("fetch_settlements"))
-    }
-    async fn push_inventory(&self, _: &[InventoryUpdate]) -> Result<Vec<InventoryAck>> {
-        Err(Error::unsupported("push_inventory"))
-    }
-    async fn confirm_shipment(&self, _: &Shipment, _: &IdempotencyKey) -> Result<ShipmentAck> {
-        Err(Error::unsupported("confirm_shipment"))
     }
 }
 

@@ -14,10 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use marketsync::mapping::{Context, InMemoryRates, Mapper, Rulebook};
-use marketsync::{
-    Channel, Envelope, ErpAdapter, ErpDocumentKind, FetchQuery, JournalEntry, JournalRequest,
-    MarketplaceConnector, Order, OrderId, RefundRequest, SalesOrderRequest, Side, TimeWindow,
-};
+use marketsync::prelude::*;
 use marketsync_testkit::{
     ChannelProfile, Generator, GeneratorConfig, InMemoryErp, InMemoryMarketplace,
 };
@@ -173,10 +170,10 @@ async fn sync(
         let Some(order) = by_id.get(&refund.order_id) else {
             continue;
         };
-        let key = marketsync::IdempotencyKey::derive(
+        let key = IdempotencyKey::derive(
             &refund.channel,
             &refund.shop,
-            &marketsync::EventKind::Refund,
+            &EventKind::Refund,
             refund.id.as_str(),
             &refund.revision,
         );

@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use marketsync::{Order, Pii, PiiState, Region, TokenKey};
+use marketsync::order::Order;
+use marketsync::pii::{Pii, PiiState, Region, TokenKey};
 use marketsync_testkit::{ChannelProfile, Generator, GeneratorConfig};
 
 #[derive(Clone, Default)]

@@ -179,6 +179,22 @@ impl<T> Page<T> {
 }
 
 /// What a connector can do, stated up front (`Copy`).
+///
+/// The trait's optional methods answer a typed [`ErrorKind::Unsupported`](crate::ErrorKind)
+/// by default; declare here exactly the ones a connector overrides (the testkit's conformance
+/// suite checks the two agree).
+///
+/// ```
+/// use std::time::Duration;
+/// use marketsync_core::ConnectorCapabilities;
+///
+/// let caps = ConnectorCapabilities::none()
+///     .with_orders(true)
+///     .with_returns(true)
+///     .with_max_window(Duration::from_secs(24 * 3600));
+/// assert!(caps.orders && caps.returns && !caps.settlements);
+/// assert_eq!(caps.max_window, Some(Duration::from_secs(86_400)));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ConnectorCapabilities {
@@ -213,9 +229,44 @@ impl ConnectorCapabilities {
         }
     }
 
-    /// Nothing supported; enable what the connector does with the `with_*` methods.
+    /// Nothing supported; enable what the connector does with the `with_*` methods
+    /// ([`with_orders`](Self::with_orders), [`with_returns`](Self::with_returns),
+    /// [`with_settlements`](Self::with_settlements),
+    /// [`with_inventory_push`](Self::with_inventory_push),
+    /// [`with_shipment_confirmation`](Self::with_shipment_confirmation),
+    /// [`with_webhooks`](Self::with_webhooks), [`with_max_window`](Self::with_max_window)).
     pub fn none() -> ConnectorCapabilities {
         ConnectorCapabilities::default()
+    }
+
+    /// Declares whether `fetch_orders` works.
+    pub fn with_orders(mut self, on: bool) -> ConnectorCapabilities {
+        self.orders = on;
+        self
+    }
+
+    /// Declares whether `fetch_returns` works.
+    pub fn with_returns(mut self, on: bool) -> ConnectorCapabilities {
+        self.returns = on;
+        self
+    }
+
+    /// Declares whether `fetch_settlements` works.
+    pub fn with_settlements(mut self, on: bool) -> ConnectorCapabilities {
+        self.settlements = on;
+        self
+    }
+
+    /// Declares whether `push_inventory` works.
+    pub fn with_inventory_push(mut self, on: bool) -> ConnectorCapabilities {
+        self.inventory_push = on;
+        self
+    }
+
+    /// Declares whether `confirm_shipment` works.
+    pub fn with_shipment_confirmation(mut self, on: bool) -> ConnectorCapabilities {
+        self.shipment_confirmation = on;
+        self
     }
 
     /// Declares the window limit.
@@ -266,12 +317,59 @@ pub struct ShipmentAck {
 
 /// A marketplace connector: one instance speaks for one shop account.
 ///
-/// Object-safe: use it as `Arc<dyn MarketplaceConnector>`. Operations the platform (or this
-/// connector) does not support return [`crate::ErrorKind::Unsupported`], and
-/// [`MarketplaceConnector::capabilities`] says so before anyone calls them.
+/// Object-safe: use it as `Arc<dyn MarketplaceConnector>`. Only [`channel`](Self::channel),
+/// [`shop`](Self::shop), [`capabilities`](Self::capabilities),
+/// [`health_check`](Self::health_check) and [`fetch_orders`](Self::fetch_orders) are required;
+/// the other operations answer a typed [`ErrorKind::Unsupported`](crate::ErrorKind) by
+/// default, so a connector without returns, settlements, inventory or shipments writes no
+/// stubs — it overrides what it supports and says so in
+/// [`capabilities`](Self::capabilities) (whose `with_*` builders mirror the methods).
 ///
 /// Connectors do not retry: they classify errors (`RateLimited` with the wait the platform
 /// asked for, `Timeout`, `Unavailable`…) and the pipeline's retry policy decides.
+///
+/// ```
+/// use marketsync_core::async_trait;
+/// use marketsync_core::{
+///     Channel, ConnectorCapabilities, ErrorKind, FetchQuery, Health, MarketplaceConnector,
+///     Order, Page, Result, ShopId, TimeWindow,
+/// };
+///
+/// /// A marketplace that only lists orders (none yet).
+/// struct OrdersOnly;
+///
+/// #[async_trait]
+/// impl MarketplaceConnector for OrdersOnly {
+///     fn channel(&self) -> Channel {
+///         Channel::Shopify
+///     }
+///     fn shop(&self) -> ShopId {
+///         ShopId::new("demo")
+///     }
+///     fn capabilities(&self) -> ConnectorCapabilities {
+///         ConnectorCapabilities::none().with_orders(true)
+///     }
+///     async fn health_check(&self) -> Result<Health> {
+///         Ok(Health::ok())
+///     }
+///     async fn fetch_orders(&self, _query: &FetchQuery) -> Result<Page<Order>> {
+///         Ok(Page::last(Vec::new()))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<()> {
+/// let c: Box<dyn MarketplaceConnector> = Box::new(OrdersOnly);
+/// let t = marketsync_core::chrono::DateTime::from_timestamp(0, 0).unwrap();
+/// let q = FetchQuery::new(TimeWindow::new(t, t).unwrap());
+/// assert!(c.fetch_orders(&q).await?.items.is_empty());
+/// // Not overridden: a typed `Unsupported`, as the capabilities said.
+/// let err = c.fetch_settlements(&q).await.unwrap_err();
+/// assert_eq!(*err.kind(), ErrorKind::Unsupported);
+/// assert!(!c.capabilities().settlements);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait MarketplaceConnector: Send + Sync {
     /// The channel.
@@ -292,23 +390,50 @@ pub trait MarketplaceConnector: Send + Sync {
 
     /// Refunds and returns the platform updated inside the window (see the
     /// [stream contract](FetchQuery#the-stream-contract)).
-    async fn fetch_returns(&self, query: &FetchQuery) -> Result<Page<Refund>>;
+    ///
+    /// Default: `Unsupported` (declare [`ConnectorCapabilities::returns`] when overriding).
+    async fn fetch_returns(&self, query: &FetchQuery) -> Result<Page<Refund>> {
+        let _ = query;
+        Err(unsupported(self.channel(), "fetch_returns"))
+    }
 
     /// Settlements (statements, payouts, bills) the platform published or last updated inside
     /// the window — whatever period they cover (see the
     /// [stream contract](FetchQuery#the-stream-contract)). A statement that changes after
     /// publication (a late line, a payout that failed) comes again with a newer revision.
-    async fn fetch_settlements(&self, query: &FetchQuery) -> Result<Page<Settlement>>;
+    ///
+    /// Default: `Unsupported` (declare [`ConnectorCapabilities::settlements`] when overriding).
+    async fn fetch_settlements(&self, query: &FetchQuery) -> Result<Page<Settlement>> {
+        let _ = query;
+        Err(unsupported(self.channel(), "fetch_settlements"))
+    }
 
     /// Publishes available quantities. One ack per update, in order.
-    async fn push_inventory(&self, updates: &[InventoryUpdate]) -> Result<Vec<InventoryAck>>;
+    ///
+    /// Default: `Unsupported` (declare [`ConnectorCapabilities::inventory_push`] when
+    /// overriding).
+    async fn push_inventory(&self, updates: &[InventoryUpdate]) -> Result<Vec<InventoryAck>> {
+        let _ = updates;
+        Err(unsupported(self.channel(), "push_inventory"))
+    }
 
     /// Tells the platform an order (or part of it) has shipped. The key makes a repeat harmless.
+    ///
+    /// Default: `Unsupported` (declare [`ConnectorCapabilities::shipment_confirmation`] when
+    /// overriding).
     async fn confirm_shipment(
         &self,
         shipment: &Shipment,
         key: &IdempotencyKey,
-    ) -> Result<ShipmentAck>;
+    ) -> Result<ShipmentAck> {
+        let _ = (shipment, key);
+        Err(unsupported(self.channel(), "confirm_shipment"))
+    }
+}
+
+/// The default answer of an operation a connector does not override.
+fn unsupported(channel: Channel, operation: &str) -> Error {
+    Error::unsupported(operation).with_context("channel", channel)
 }
 
 #[cfg(test)]
@@ -326,5 +451,64 @@ mod tests {
         assert_eq!(parts[0].start, start);
         assert_eq!(parts[2].end, end);
         assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
+    }
+
+    /// Implements only what is required.
+    struct OrdersOnly;
+
+    #[async_trait]
+    impl MarketplaceConnector for OrdersOnly {
+        fn channel(&self) -> Channel {
+            Channel::Shopify
+        }
+        fn shop(&self) -> ShopId {
+            ShopId::new("s")
+        }
+        fn capabilities(&self) -> ConnectorCapabilities {
+            ConnectorCapabilities::none().with_orders(true)
+        }
+        async fn health_check(&self) -> Result<Health> {
+            Ok(Health::ok())
+        }
+        async fn fetch_orders(&self, _query: &FetchQuery) -> Result<Page<Order>> {
+            Ok(Page::last(Vec::new()))
+        }
+    }
+
+    #[tokio::test]
+    async fn every_optional_operation_defaults_to_a_typed_unsupported() {
+        let c: &dyn MarketplaceConnector = &OrdersOnly;
+        let t = DateTime::<Utc>::from_timestamp(0, 0).unwrap();
+        let q = FetchQuery::new(TimeWindow::new(t, t).unwrap());
+        let results = [
+            ("fetch_returns", c.fetch_returns(&q).await.map(|_| ())),
+            (
+                "fetch_settlements",
+                c.fetch_settlements(&q).await.map(|_| ()),
+            ),
+            ("push_inventory", c.push_inventory(&[]).await.map(|_| ())),
+        ];
+        for (op, r) in results {
+            let e = r.unwrap_err();
+            assert_eq!(*e.kind(), crate::ErrorKind::Unsupported, "{op}");
+            assert_eq!(e.context_value("operation"), Some(op));
+            assert_eq!(e.context_value("channel"), Some("shopify"));
+        }
+        assert!(c.fetch_orders(&q).await.is_ok());
+    }
+
+    #[test]
+    fn builders_set_each_capability() {
+        let c = ConnectorCapabilities::none();
+        assert_eq!(c, ConnectorCapabilities::default());
+        let all = ConnectorCapabilities::none()
+            .with_orders(true)
+            .with_returns(true)
+            .with_settlements(true)
+            .with_inventory_push(true)
+            .with_shipment_confirmation(true);
+        assert_eq!(all, ConnectorCapabilities::all());
+        let some = ConnectorCapabilities::all().with_returns(false);
+        assert!(!some.returns && some.orders && some.settlements);
     }
 }

@@ -61,8 +61,36 @@ const KEY_PREFIX: &str = "msk1-";
 
 /// A deterministic, validated idempotency key: `msk1-` followed by 40 lowercase hex digits
 /// (45 characters, safe as a NetSuite external id or a SAP reference).
+///
+/// ```
+/// use marketsync_core::{Channel, EventKind, IdempotencyKey, Revision, ShopId};
+///
+/// let key = IdempotencyKey::derive(
+///     &Channel::Tmall,
+///     &ShopId::new("flagship"),
+///     &EventKind::Order,
+///     "4012345678",
+///     &Revision::Version(3),
+/// );
+/// assert!(key.as_str().starts_with("msk1-") && key.as_str().len() == 45);
+/// // A stored key parses back; anything else is refused.
+/// assert_eq!(IdempotencyKey::parse(key.as_str()), Ok(key.clone()));
+/// assert!(IdempotencyKey::parse("order-4012345678").is_err());
+/// // A new revision is a new business event, so a new key.
+/// let v4 = IdempotencyKey::derive(
+///     &Channel::Tmall,
+///     &ShopId::new("flagship"),
+///     &EventKind::Order,
+///     "4012345678",
+///     &Revision::Version(4),
+/// );
+/// assert_ne!(key, v4);
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schemars(
+    description = "A deterministic, validated idempotency key: `msk1-` followed by 40 lowercase hex digits\n(45 characters, safe as a NetSuite external id or a SAP reference)."
+)]
 #[schemars(extend("pattern" = "^msk1-[0-9a-f]{40}$"))]
 pub struct IdempotencyKey(String);
 
@@ -152,7 +180,36 @@ impl fmt::Display for IdempotencyKey {
 }
 
 /// A business event with its provenance.
+///
+/// [`Envelope::new`] derives the idempotency key from (channel, shop, kind, external id,
+/// revision) and hashes the payload, so the same event always wraps to the same key — which is
+/// what lets every ERP write be made exactly once:
+///
+/// ```
+/// use marketsync_core::chrono::{DateTime, Utc};
+/// use marketsync_core::{Channel, Envelope, EnvelopeMeta, EventKind, Revision, ShopId};
+///
+/// let at: DateTime<Utc> = "2026-01-05T10:00:00Z".parse().unwrap();
+/// let meta = || EnvelopeMeta {
+///     channel: Channel::Shopify,
+///     shop: ShopId::new("eu-store"),
+///     kind: EventKind::Order,
+///     external_id: "1001".into(),
+///     revision: Revision::Version(3),
+///     occurred_at: at,
+///     received_at: at,
+/// };
+/// let first = Envelope::new(meta(), "payload v3", None);
+/// let again = Envelope::new(meta(), "payload v3", None);
+/// assert_eq!(first.idempotency_key, again.idempotency_key);
+/// // The sales order and the journal of one event get distinct, stable child keys.
+/// assert_ne!(
+///     first.idempotency_key.child("sales_order"),
+///     first.idempotency_key.child("accrual")
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(description = "A business event with its provenance.")]
 pub struct Envelope<T> {
     /// Source channel.
     pub channel: Channel,

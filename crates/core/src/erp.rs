@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::connector::Health;
 use crate::envelope::IdempotencyKey;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::{ErpDocumentId, ErpItemId, LegalEntityId, OrderLineId, Sku};
 use crate::inventory::InventoryPosition;
 use crate::journal::JournalEntry;
@@ -155,6 +155,17 @@ impl RefundRequest {
 }
 
 /// What an adapter supports (`Copy`).
+///
+/// The trait's optional writes answer a typed [`ErrorKind::Unsupported`](crate::ErrorKind) by
+/// default; declare here exactly the ones an adapter overrides.
+///
+/// ```
+/// use marketsync_core::ErpCapabilities;
+///
+/// let caps = ErpCapabilities::none().with_journals(true).with_max_concurrency(4);
+/// assert!(caps.journals && !caps.sales_orders);
+/// assert_eq!(caps.max_concurrency, Some(4));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ErpCapabilities {
@@ -185,9 +196,39 @@ impl ErpCapabilities {
         }
     }
 
-    /// Nothing supported.
+    /// Nothing supported; enable what the adapter does with the `with_*` methods.
     pub fn none() -> ErpCapabilities {
         ErpCapabilities::default()
+    }
+
+    /// Declares whether `upsert_sales_order` works.
+    pub fn with_sales_orders(mut self, on: bool) -> ErpCapabilities {
+        self.sales_orders = on;
+        self
+    }
+
+    /// Declares whether `post_journal` works.
+    pub fn with_journals(mut self, on: bool) -> ErpCapabilities {
+        self.journals = on;
+        self
+    }
+
+    /// Declares whether `record_fulfilment` works.
+    pub fn with_fulfilments(mut self, on: bool) -> ErpCapabilities {
+        self.fulfilments = on;
+        self
+    }
+
+    /// Declares whether `record_refund` works.
+    pub fn with_refunds(mut self, on: bool) -> ErpCapabilities {
+        self.refunds = on;
+        self
+    }
+
+    /// Declares whether `inventory_positions` works.
+    pub fn with_inventory(mut self, on: bool) -> ErpCapabilities {
+        self.inventory = on;
+        self
     }
 
     /// Declares a concurrency limit.
@@ -202,6 +243,78 @@ impl ErpCapabilities {
 ///
 /// [`ErpAdapter::find_by_idempotency_key`] lets the pipeline find a document whose create timed
 /// out after the ERP committed it, instead of creating it again.
+///
+/// Object-safe (`Arc<dyn ErpAdapter>`). Only [`system`](Self::system),
+/// [`capabilities`](Self::capabilities), [`health_check`](Self::health_check) and
+/// [`find_by_idempotency_key`](Self::find_by_idempotency_key) are required; each write and
+/// [`inventory_positions`](Self::inventory_positions) answers a typed
+/// [`ErrorKind::Unsupported`](crate::ErrorKind) unless overridden (declare the ones you
+/// override in [`ErpCapabilities`]).
+///
+/// ```
+/// use std::sync::Mutex;
+/// use marketsync_core::async_trait;
+/// use marketsync_core::{
+///     ErpAdapter, ErpCapabilities, ErpDocumentId, ErpDocumentKind, ErpDocumentRef, ErrorKind,
+///     Health, IdempotencyKey, JournalRequest, Result,
+/// };
+///
+/// /// A ledger that only takes journals, keyed by idempotency key.
+/// #[derive(Default)]
+/// struct Ledger(Mutex<Vec<IdempotencyKey>>);
+///
+/// impl Ledger {
+///     fn doc(&self, i: usize, created: bool) -> ErpDocumentRef {
+///         ErpDocumentRef {
+///             id: ErpDocumentId::new(format!("JE-{i}")),
+///             kind: ErpDocumentKind::JournalEntry,
+///             number: None,
+///             created,
+///         }
+///     }
+/// }
+///
+/// #[async_trait]
+/// impl ErpAdapter for Ledger {
+///     fn system(&self) -> &str {
+///         "ledger"
+///     }
+///     fn capabilities(&self) -> ErpCapabilities {
+///         ErpCapabilities::none().with_journals(true)
+///     }
+///     async fn health_check(&self) -> Result<Health> {
+///         Ok(Health::ok())
+///     }
+///     async fn post_journal(&self, request: &JournalRequest) -> Result<ErpDocumentRef> {
+///         request.entry.validate()?;
+///         let mut keys = self.0.lock().unwrap();
+///         if let Some(i) = keys.iter().position(|k| *k == request.idempotency_key) {
+///             return Ok(self.doc(i, false)); // a repeat: the same document
+///         }
+///         keys.push(request.idempotency_key.clone());
+///         Ok(self.doc(keys.len() - 1, true))
+///     }
+///     async fn find_by_idempotency_key(
+///         &self,
+///         key: &IdempotencyKey,
+///     ) -> Result<Option<ErpDocumentRef>> {
+///         let keys = self.0.lock().unwrap();
+///         Ok(keys.iter().position(|k| k == key).map(|i| self.doc(i, false)))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<()> {
+/// let erp: Box<dyn ErpAdapter> = Box::new(Ledger::default());
+/// let key = IdempotencyKey::parse("msk1-0123456789abcdef0123456789abcdef01234567").unwrap();
+/// assert!(erp.find_by_idempotency_key(&key).await?.is_none());
+/// // Not overridden: a typed `Unsupported`, as the capabilities said.
+/// let err = erp.inventory_positions(&[]).await.unwrap_err();
+/// assert_eq!(*err.kind(), ErrorKind::Unsupported);
+/// assert!(!erp.capabilities().inventory);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait ErpAdapter: Send + Sync {
     /// The ERP's name (`"netsuite"`, `"tryton"`).
@@ -214,21 +327,115 @@ pub trait ErpAdapter: Send + Sync {
     async fn health_check(&self) -> Result<Health>;
 
     /// Creates or updates a sales order keyed by the request's idempotency key.
-    async fn upsert_sales_order(&self, request: &SalesOrderRequest) -> Result<ErpDocumentRef>;
+    ///
+    /// Default: `Unsupported` (declare [`ErpCapabilities::sales_orders`] when overriding).
+    async fn upsert_sales_order(&self, request: &SalesOrderRequest) -> Result<ErpDocumentRef> {
+        let _ = request;
+        Err(unsupported(self.system(), "upsert_sales_order"))
+    }
 
     /// Posts a journal entry (refusing an unbalanced one before it reaches the ERP).
-    async fn post_journal(&self, request: &JournalRequest) -> Result<ErpDocumentRef>;
+    ///
+    /// Default: `Unsupported` (declare [`ErpCapabilities::journals`] when overriding).
+    async fn post_journal(&self, request: &JournalRequest) -> Result<ErpDocumentRef> {
+        let _ = request;
+        Err(unsupported(self.system(), "post_journal"))
+    }
 
     /// Records a fulfilment.
-    async fn record_fulfilment(&self, request: &FulfilmentRequest) -> Result<ErpDocumentRef>;
+    ///
+    /// Default: `Unsupported` (declare [`ErpCapabilities::fulfilments`] when overriding).
+    async fn record_fulfilment(&self, request: &FulfilmentRequest) -> Result<ErpDocumentRef> {
+        let _ = request;
+        Err(unsupported(self.system(), "record_fulfilment"))
+    }
 
     /// Records a refund.
-    async fn record_refund(&self, request: &RefundRequest) -> Result<ErpDocumentRef>;
+    ///
+    /// Default: `Unsupported` (declare [`ErpCapabilities::refunds`] when overriding).
+    async fn record_refund(&self, request: &RefundRequest) -> Result<ErpDocumentRef> {
+        let _ = request;
+        Err(unsupported(self.system(), "record_refund"))
+    }
 
     /// Stock positions for the given SKUs (ERP item codes).
-    async fn inventory_positions(&self, skus: &[Sku]) -> Result<Vec<InventoryPosition>>;
+    ///
+    /// Default: `Unsupported` (declare [`ErpCapabilities::inventory`] when overriding).
+    async fn inventory_positions(&self, skus: &[Sku]) -> Result<Vec<InventoryPosition>> {
+        let _ = skus;
+        Err(unsupported(self.system(), "inventory_positions"))
+    }
 
     /// The document created under `key`, if any.
     async fn find_by_idempotency_key(&self, key: &IdempotencyKey)
     -> Result<Option<ErpDocumentRef>>;
+}
+
+/// The default answer of an operation an adapter does not override.
+fn unsupported(system: &str, operation: &str) -> Error {
+    Error::unsupported(operation).with_context("erp", system)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// Implements only what is required.
+    struct Minimal;
+
+    #[async_trait]
+    impl ErpAdapter for Minimal {
+        fn system(&self) -> &str {
+            "minimal"
+        }
+        fn capabilities(&self) -> ErpCapabilities {
+            ErpCapabilities::none()
+        }
+        async fn health_check(&self) -> Result<Health> {
+            Ok(Health::ok())
+        }
+        async fn find_by_idempotency_key(
+            &self,
+            _key: &IdempotencyKey,
+        ) -> Result<Option<ErpDocumentRef>> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn every_optional_operation_defaults_to_a_typed_unsupported() {
+        let erp: &dyn ErpAdapter = &Minimal;
+        let key = IdempotencyKey::parse("msk1-0123456789abcdef0123456789abcdef01234567").unwrap();
+        let entry: JournalEntry = serde_json::from_value(serde_json::json!({
+            "entity": "E1", "date": "2026-01-31", "memo": "", "lines": []
+        }))
+        .unwrap();
+        let results = [
+            (
+                "post_journal",
+                erp.post_journal(&JournalRequest::new(key.clone(), entry))
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "inventory_positions",
+                erp.inventory_positions(&[]).await.map(|_| ()),
+            ),
+        ];
+        for (op, r) in results {
+            let e = r.unwrap_err();
+            assert_eq!(*e.kind(), ErrorKind::Unsupported, "{op}");
+            assert_eq!(e.context_value("operation"), Some(op));
+            assert_eq!(e.context_value("erp"), Some("minimal"));
+            assert_eq!(e.reason(), crate::ReasonCode::Unsupported);
+        }
+        let all = ErpCapabilities::none()
+            .with_sales_orders(true)
+            .with_journals(true)
+            .with_fulfilments(true)
+            .with_refunds(true)
+            .with_inventory(true);
+        assert_eq!(all, ErpCapabilities::all());
+    }
 }

@@ -20,8 +20,19 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// What went wrong, at a level the pipeline can act on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What went wrong, at a level the pipeline can act on. `Copy`: match on it freely.
+///
+/// ```
+/// use marketsync_core::{Error, ErrorKind, Retry};
+/// use std::time::Duration;
+///
+/// let e = Error::rate_limited(Some(Duration::from_secs(2)), "slow down");
+/// let kind: ErrorKind = *e.kind(); // Copy
+/// assert!(matches!(kind, ErrorKind::RateLimited { retry_after: Some(d) } if d.as_secs() == 2));
+/// assert_eq!(kind.default_retry(), Retry::Temporary);
+/// assert_eq!(kind.name(), "rate_limited");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// Configuration is missing or malformed (bad endpoint, missing key).
@@ -107,9 +118,27 @@ pub enum Retry {
 }
 
 /// Why a record landed in the exception queue. Stable snake_case names in storage and metrics.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+///
+/// Every reason an in-tree component raises has its own variant, so callers can match on it;
+/// [`ReasonCode::Other`] is for out-of-tree components. The snake_case name ([`as_str`],
+/// `Display`, serde) is the identity: [`ReasonCode::parse`] turns a stored name back into its
+/// typed variant, and equality, ordering and hashing compare the names, so a legacy
+/// `Other("order_not_synced")` equals [`ReasonCode::OrderNotSynced`].
+///
+/// ```
+/// use marketsync_core::ReasonCode;
+///
+/// let r = ReasonCode::parse("missing_fx_rate");
+/// assert_eq!(r, ReasonCode::MissingFxRate);
+/// assert_eq!(r.to_string(), "missing_fx_rate");
+/// // A reason defined by a partner's component keeps its own name.
+/// assert_eq!(ReasonCode::parse("etsy_hold"), ReasonCode::Other("etsy_hold".into()));
+/// // A row stored before the variant existed still compares equal.
+/// assert_eq!(ReasonCode::MissingFxRate, ReasonCode::MissingFxRate);
+/// ```
+///
+/// [`as_str`]: ReasonCode::as_str
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ReasonCode {
@@ -137,41 +166,189 @@ pub enum ReasonCode {
     /// minor unit (`10.005 USD`, JPY with decimals), has more digits than can be represented
     /// exactly, or overflows.
     MoneyInvalid,
-    /// A quantity is zero where units are required, or beyond the sane upper bound.
+    /// A quantity is zero where units are required, or beyond the sane upper bound
+    /// (`invalid_quantity`).
     InvalidQuantity,
     /// An amount is outside its allowed range: a negative total, refund or deposit, or a
-    /// discount larger than what it discounts.
+    /// discount larger than what it discounts (`amount_out_of_range`).
     AmountOutOfRange,
-    /// A rate (tax, fee, FX) is outside its documented range.
+    /// A rate (tax, fee, FX) is outside its documented range (`rate_out_of_range`).
     RateOutOfRange,
     /// A timestamp is implausible (year outside 1970–2999) or out of order (modified before
-    /// created, paid before placed, a period ending before it starts).
+    /// created, paid before placed, a period ending before it starts) (`invalid_time`).
     InvalidTime,
+    /// A refund arrived for an order that was never synced to the ERP (`order_not_synced`).
+    OrderNotSynced,
+    /// A settlement changed after it was reconciled (`settlement_revised`).
+    SettlementRevised,
+    /// No FX rate converts between the two currencies on the date (`missing_fx_rate`).
+    MissingFxRate,
+    /// No ledger account is mapped for a posting role (`unmapped_account`).
+    UnmappedAccount,
+    /// No tax rule or ERP tax code is mapped for a tax line (`unmapped_tax`).
+    UnmappedTax,
+    /// The record is in a state that cannot be posted (`not_postable`).
+    NotPostable,
+    /// A shipment would fulfil more than the order line has left (`over_fulfilment`).
+    OverFulfilment,
+    /// Shopify refused the mutation with user errors (`shopify_rejected`).
+    ShopifyRejected,
+    /// A NetSuite reference (internal id, subsidiary, account…) is missing or unknown
+    /// (`netsuite_reference`).
+    NetsuiteReference,
+    /// The ERP holds more than one document under one idempotency key
+    /// (`duplicate_erp_documents`).
+    DuplicateErpDocuments,
+    /// A Tryton record (product, account, journal…) is not mapped or not found
+    /// (`unmapped_tryton_record`).
+    UnmappedTrytonRecord,
+    /// No ERP party (customer) is mapped for the buyer or channel (`unmapped_party`).
+    UnmappedParty,
+    /// Configuration is missing or malformed (`config_invalid`).
+    ConfigInvalid,
+    /// Credentials were refused (`unauthorized`).
+    Unauthorized,
+    /// Credentials lack a permission or scope (`permission_denied`).
+    PermissionDenied,
+    /// Data could not be mapped, with no finer reason given (`mapping`).
+    Mapping,
+    /// The operation is not supported by the connector or adapter (`unsupported`).
+    Unsupported,
+    /// An unexpected answer or a bug (`unexpected`).
+    Unexpected,
     /// A reason defined by an out-of-tree component.
     Other(String),
 }
 
 impl ReasonCode {
+    /// Every typed reason, for listings and for [`ReasonCode::parse`].
+    pub const KNOWN: &'static [ReasonCode] = &[
+        ReasonCode::MalformedPayload,
+        ReasonCode::UnknownSku,
+        ReasonCode::UnknownStatus,
+        ReasonCode::UnknownFeeCode,
+        ReasonCode::TaxMismatch,
+        ReasonCode::UnbalancedJournal,
+        ReasonCode::EmptyJournal,
+        ReasonCode::ErpRejected,
+        ReasonCode::SettlementVariance,
+        ReasonCode::RetriesExhausted,
+        ReasonCode::MoneyInvalid,
+        ReasonCode::InvalidQuantity,
+        ReasonCode::AmountOutOfRange,
+        ReasonCode::RateOutOfRange,
+        ReasonCode::InvalidTime,
+        ReasonCode::OrderNotSynced,
+        ReasonCode::SettlementRevised,
+        ReasonCode::MissingFxRate,
+        ReasonCode::UnmappedAccount,
+        ReasonCode::UnmappedTax,
+        ReasonCode::NotPostable,
+        ReasonCode::OverFulfilment,
+        ReasonCode::ShopifyRejected,
+        ReasonCode::NetsuiteReference,
+        ReasonCode::DuplicateErpDocuments,
+        ReasonCode::UnmappedTrytonRecord,
+        ReasonCode::UnmappedParty,
+        ReasonCode::ConfigInvalid,
+        ReasonCode::Unauthorized,
+        ReasonCode::PermissionDenied,
+        ReasonCode::Mapping,
+        ReasonCode::Unsupported,
+        ReasonCode::Unexpected,
+    ];
+
     /// The stable snake_case name.
     pub fn as_str(&self) -> Cow<'_, str> {
+        Cow::Borrowed(match self {
+            ReasonCode::MalformedPayload => "malformed_payload",
+            ReasonCode::UnknownSku => "unknown_sku",
+            ReasonCode::UnknownStatus => "unknown_status",
+            ReasonCode::UnknownFeeCode => "unknown_fee_code",
+            ReasonCode::TaxMismatch => "tax_mismatch",
+            ReasonCode::UnbalancedJournal => "unbalanced_journal",
+            ReasonCode::EmptyJournal => "empty_journal",
+            ReasonCode::ErpRejected => "erp_rejected",
+            ReasonCode::SettlementVariance => "settlement_variance",
+            ReasonCode::RetriesExhausted => "retries_exhausted",
+            ReasonCode::MoneyInvalid => "money_invalid",
+            ReasonCode::InvalidQuantity => "invalid_quantity",
+            ReasonCode::AmountOutOfRange => "amount_out_of_range",
+            ReasonCode::RateOutOfRange => "rate_out_of_range",
+            ReasonCode::InvalidTime => "invalid_time",
+            ReasonCode::OrderNotSynced => "order_not_synced",
+            ReasonCode::SettlementRevised => "settlement_revised",
+            ReasonCode::MissingFxRate => "missing_fx_rate",
+            ReasonCode::UnmappedAccount => "unmapped_account",
+            ReasonCode::UnmappedTax => "unmapped_tax",
+            ReasonCode::NotPostable => "not_postable",
+            ReasonCode::OverFulfilment => "over_fulfilment",
+            ReasonCode::ShopifyRejected => "shopify_rejected",
+            ReasonCode::NetsuiteReference => "netsuite_reference",
+            ReasonCode::DuplicateErpDocuments => "duplicate_erp_documents",
+            ReasonCode::UnmappedTrytonRecord => "unmapped_tryton_record",
+            ReasonCode::UnmappedParty => "unmapped_party",
+            ReasonCode::ConfigInvalid => "config_invalid",
+            ReasonCode::Unauthorized => "unauthorized",
+            ReasonCode::PermissionDenied => "permission_denied",
+            ReasonCode::Mapping => "mapping",
+            ReasonCode::Unsupported => "unsupported",
+            ReasonCode::Unexpected => "unexpected",
+            ReasonCode::Other(s) => s.as_str(),
+        })
+    }
+
+    /// The reason named `name`: its typed variant when there is one, else
+    /// [`ReasonCode::Other`]. Never fails, so every stored exception row parses.
+    pub fn parse(name: &str) -> ReasonCode {
+        ReasonCode::KNOWN
+            .iter()
+            .find(|r| r.as_str() == name)
+            .cloned()
+            .unwrap_or_else(|| ReasonCode::Other(name.to_owned()))
+    }
+
+    /// The typed variant for a legacy `Other` whose name is now known; other values unchanged.
+    pub fn normalized(self) -> ReasonCode {
         match self {
-            ReasonCode::MalformedPayload => "malformed_payload".into(),
-            ReasonCode::UnknownSku => "unknown_sku".into(),
-            ReasonCode::UnknownStatus => "unknown_status".into(),
-            ReasonCode::UnknownFeeCode => "unknown_fee_code".into(),
-            ReasonCode::TaxMismatch => "tax_mismatch".into(),
-            ReasonCode::UnbalancedJournal => "unbalanced_journal".into(),
-            ReasonCode::EmptyJournal => "empty_journal".into(),
-            ReasonCode::ErpRejected => "erp_rejected".into(),
-            ReasonCode::SettlementVariance => "settlement_variance".into(),
-            ReasonCode::RetriesExhausted => "retries_exhausted".into(),
-            ReasonCode::MoneyInvalid => "money_invalid".into(),
-            ReasonCode::InvalidQuantity => "invalid_quantity".into(),
-            ReasonCode::AmountOutOfRange => "amount_out_of_range".into(),
-            ReasonCode::RateOutOfRange => "rate_out_of_range".into(),
-            ReasonCode::InvalidTime => "invalid_time".into(),
-            ReasonCode::Other(s) => Cow::Borrowed(s.as_str()),
+            ReasonCode::Other(name) => ReasonCode::parse(&name),
+            typed => typed,
         }
+    }
+}
+
+impl std::str::FromStr for ReasonCode {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> std::result::Result<ReasonCode, Self::Err> {
+        Ok(ReasonCode::parse(s))
+    }
+}
+
+impl PartialEq for ReasonCode {
+    fn eq(&self, other: &ReasonCode) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ReasonCode {}
+
+impl std::hash::Hash for ReasonCode {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for ReasonCode {
+    fn partial_cmp(&self, other: &ReasonCode) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ReasonCode {
+    /// By name.
+    fn cmp(&self, other: &ReasonCode) -> std::cmp::Ordering {
+        self.as_str().cmp(&other.as_str())
     }
 }
 
@@ -296,7 +473,16 @@ impl Error {
             ErrorKind::Validation => ReasonCode::MalformedPayload,
             ErrorKind::Conflict | ErrorKind::NotFound => ReasonCode::ErpRejected,
             _ if self.retry != Retry::Permanent => ReasonCode::RetriesExhausted,
-            _ => ReasonCode::Other(self.kind.name().to_owned()),
+            ErrorKind::ConfigInvalid => ReasonCode::ConfigInvalid,
+            ErrorKind::Unauthorized => ReasonCode::Unauthorized,
+            ErrorKind::PermissionDenied => ReasonCode::PermissionDenied,
+            ErrorKind::Mapping => ReasonCode::Mapping,
+            ErrorKind::Unsupported => ReasonCode::Unsupported,
+            // A temporary kind marked permanent: no retry will be made.
+            ErrorKind::RateLimited { .. } | ErrorKind::Timeout | ErrorKind::Unavailable => {
+                ReasonCode::RetriesExhausted
+            }
+            ErrorKind::Unexpected => ReasonCode::Unexpected,
         }
     }
 
@@ -331,8 +517,42 @@ impl fmt::Display for Error {
         for (k, v) in &self.context {
             write!(f, ", {k}: {v}")?;
         }
-        if let Some(s) = &self.source {
-            write!(f, ", source: {s}")?;
+        // The source is not repeated here: `source()` exposes it, and a reporter (such as
+        // [`Error::report`]) walks the chain, so each cause prints once.
+        Ok(())
+    }
+}
+
+impl Error {
+    /// This error and every cause below it, one per line (`caused by: …`), each printed once.
+    ///
+    /// ```
+    /// use marketsync_core::{Error, ErrorKind};
+    ///
+    /// let io = std::io::Error::other("connection reset");
+    /// let e = Error::new(ErrorKind::Unavailable, "fetch failed").with_source(io);
+    /// assert!(!e.to_string().contains("connection reset")); // Display: this error only
+    /// assert_eq!(
+    ///     e.report().to_string(),
+    ///     "unavailable (Temporary): fetch failed\n  caused by: connection reset"
+    /// );
+    /// ```
+    pub fn report(&self) -> Report<'_> {
+        Report(self)
+    }
+}
+
+/// Displays an error and its chain of causes; see [`Error::report`].
+#[derive(Debug)]
+pub struct Report<'a>(&'a Error);
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = std::error::Error::source(self.0);
+        while let Some(cause) = next {
+            write!(f, "\n  caused by: {cause}")?;
+            next = cause.source();
         }
         Ok(())
     }
@@ -400,6 +620,59 @@ mod tests {
         assert_eq!(e.persist().retry(), Retry::Permanent);
         let m = Error::mapping(ReasonCode::UnknownSku, "no alias");
         assert_eq!(m.reason(), ReasonCode::UnknownSku);
+    }
+
+    #[test]
+    fn display_does_not_repeat_the_source() {
+        let inner = std::io::Error::other("disk on fire");
+        let e = Error::new(ErrorKind::Unexpected, "write failed").with_source(inner);
+        let shown = e.to_string();
+        assert!(!shown.contains("disk on fire"), "{shown}");
+        assert!(std::error::Error::source(&e).is_some());
+        let report = e.report().to_string();
+        assert_eq!(report.matches("disk on fire").count(), 1, "{report}");
+        assert!(report.starts_with(&shown), "{report}");
+    }
+
+    #[test]
+    fn every_typed_reason_round_trips_by_name() {
+        let mut names = std::collections::BTreeSet::new();
+        for r in ReasonCode::KNOWN {
+            assert!(!matches!(r, ReasonCode::Other(_)));
+            let name = r.as_str().into_owned();
+            assert!(names.insert(name.clone()), "duplicate name {name}");
+            assert_eq!(&ReasonCode::parse(&name), r);
+            assert!(!matches!(ReasonCode::parse(&name), ReasonCode::Other(_)));
+            // serde uses the same names, so stored rows parse either way.
+            let json = serde_json::to_value(r).unwrap();
+            assert_eq!(json, serde_json::Value::String(name.clone()));
+            let back: ReasonCode = serde_json::from_value(json).unwrap();
+            assert_eq!(&back, r);
+        }
+        assert_eq!(
+            ReasonCode::parse("partner_reason"),
+            ReasonCode::Other("partner_reason".into())
+        );
+        let legacy = ReasonCode::Other("order_not_synced".into());
+        assert_eq!(legacy, ReasonCode::OrderNotSynced);
+        assert!(matches!(legacy.normalized(), ReasonCode::OrderNotSynced));
+    }
+
+    #[test]
+    fn kind_derived_reasons_are_typed() {
+        for (kind, reason) in [
+            (ErrorKind::ConfigInvalid, ReasonCode::ConfigInvalid),
+            (ErrorKind::Unauthorized, ReasonCode::Unauthorized),
+            (ErrorKind::PermissionDenied, ReasonCode::PermissionDenied),
+            (ErrorKind::Mapping, ReasonCode::Mapping),
+            (ErrorKind::Unsupported, ReasonCode::Unsupported),
+            (ErrorKind::Unexpected, ReasonCode::Unexpected),
+            (ErrorKind::Timeout, ReasonCode::RetriesExhausted),
+        ] {
+            let r = Error::new(kind, "x").reason();
+            assert!(!matches!(r, ReasonCode::Other(_)), "{kind}: {r:?}");
+            assert_eq!(r, reason);
+        }
     }
 
     #[test]

@@ -122,7 +122,35 @@ impl JournalLine {
 }
 
 /// A balanced set of journal lines posted on one date for one legal entity.
+///
+/// Adapters call [`JournalEntry::validate`] before anything reaches the ERP:
+///
+/// ```
+/// use marketsync_core::chrono::NaiveDate;
+/// use marketsync_core::{Currency, JournalEntry, JournalError, JournalLine, Money};
+///
+/// let cny = |s: &str| Money::parse(s, Currency::CNY);
+/// let mut entry = JournalEntry {
+///     entity: "CN01".into(),
+///     date: NaiveDate::from_ymd_opt(2026, 1, 31).unwrap(),
+///     memo: "Tmall order 4012345".into(),
+///     lines: vec![
+///         JournalLine::debit("1122.01", cny("178.00")?),   // marketplace receivable
+///         JournalLine::credit("6001", cny("157.52")?),     // revenue
+///         JournalLine::credit("2221.01", cny("20.48")?),   // VAT payable
+///     ],
+///     reference: Some("tmall:order:4012345".into()),
+/// };
+/// assert!(entry.validate().is_ok() && entry.is_balanced());
+///
+/// entry.lines.pop(); // now it does not balance: refused before any ERP call
+/// assert!(matches!(entry.validate(), Err(JournalError::Unbalanced { .. })));
+/// # Ok::<(), marketsync_core::MoneyError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(
+    description = "A balanced set of journal lines posted on one date for one legal entity."
+)]
 pub struct JournalEntry {
     /// The legal entity (company) it is booked in.
     pub entity: LegalEntityId,

@@ -30,7 +30,7 @@ pub use erp::{
     ErpAdapter, ErpCapabilities, ErpDocumentKind, ErpDocumentRef, FulfilmentRequest,
     JournalRequest, RefundRequest, SalesOrderRequest,
 };
-pub use error::{Error, ErrorKind, ReasonCode, Result, Retry};
+pub use error::{Error, ErrorKind, ReasonCode, Report, Result, Retry};
 pub use ids::{
     AccountCode, Channel, Cursor, ErpDocumentId, ErpItemId, LegalEntityId, ListingId, LocationId,
     OrderId, OrderLineId, PayoutId, RefundId, ReturnId, Revision, SettlementId, ShipmentId, ShopId,
@@ -50,6 +50,10 @@ pub use refund::{Refund, RefundLine, RefundReason, RefundStatus, Return, ReturnL
 pub use settlement::{Payout, Settlement, SettlementLine, SettlementLineKind};
 pub use shipment::{Shipment, ShipmentLine};
 
+/// The attribute the connector and adapter traits are written with: put `#[async_trait]` on
+/// an `impl MarketplaceConnector` / `impl ErpAdapter` block (re-exported so implementors need
+/// not depend on `async-trait` directly).
+pub use async_trait::async_trait;
 /// Re-exported so users need not depend on `rust_decimal` and `chrono` directly.
 pub use chrono;
 /// Re-exported decimal type.

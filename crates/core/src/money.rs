@@ -361,7 +361,29 @@ fn deserialize_exact<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Erro
 }
 
 /// An exact amount in one currency.
+///
+/// A decimal, never a float; arithmetic is checked (mixed currencies and overflow are errors,
+/// not panics), and rounding to the currency's minor unit is always by a named rule:
+///
+/// ```
+/// use marketsync_core::{Currency, Money, MoneyError, Rounding};
+///
+/// let price = Money::parse("19.99", Currency::EUR)?;
+/// let two = price.checked_add(&price)?;
+/// assert_eq!(two.to_string(), "39.98 EUR");
+/// assert_eq!(two.to_minor()?, 3998);
+///
+/// // Mixing currencies is an error, not a silent sum.
+/// let yen = Money::from_minor(500, Currency::JPY);
+/// assert!(matches!(price.checked_add(&yen), Err(MoneyError::CurrencyMismatch { .. })));
+///
+/// // A third of it, rounded by an explicit rule.
+/// let third = price.checked_mul("0.3333".parse().unwrap())?.round(Rounding::HalfEven);
+/// assert_eq!(third, Money::parse("6.66", Currency::EUR)?);
+/// # Ok::<(), MoneyError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[schemars(description = "An exact amount in one currency.")]
 pub struct Money {
     /// The amount, serialized as a JSON string to keep every digit.
     // Read back exactly (`parse_decimal_exact`): an amount that could only be stored rounded is

@@ -403,7 +403,41 @@ impl OrderLine {
 }
 
 /// A marketplace order in canonical form.
+///
+/// Amounts are [`Money`] in the order's currency, times are UTC (the platform's zone kept in
+/// `source_time_zone`), the platform's own status string is kept beside the canonical one,
+/// and [`Order::totals`] adds it up exactly. Connectors build it from the platform's
+/// payload; this is its JSON form (the fields left out are optional):
+///
+/// ```
+/// use marketsync_core::{Currency, Money, Order, OrderStatus};
+///
+/// let order: Order = serde_json::from_str(r#"{
+///     "channel": "shopify",
+///     "shop": "eu-store",
+///     "id": "1001",
+///     "revision": { "kind": "version", "value": 3 },
+///     "status": "awaiting_fulfilment",
+///     "raw_status": "PAID",
+///     "placed_at": "2026-01-05T10:00:00Z",
+///     "updated_at": "2026-01-05T10:05:00Z",
+///     "source_time_zone": "Europe/Berlin",
+///     "currency": "EUR",
+///     "fulfilment_channel": "seller",
+///     "lines": [{
+///         "line_id": "1", "sku": "TEA-250G", "title": "Green tea 250 g",
+///         "quantity": 2, "unit_price": { "amount": "12.50", "currency": "EUR" }
+///     }]
+/// }"#)?;
+/// assert_eq!(order.status, OrderStatus::AwaitingFulfilment);
+/// assert!(order.status.is_paid());
+/// let totals = order.totals()?;
+/// assert_eq!(totals.goods, Money::parse("25.00", Currency::EUR)?);
+/// assert_eq!(totals.buyer_total, totals.goods); // no discounts, shipping or taxes
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(description = "A marketplace order in canonical form.")]
 pub struct Order {
     /// The marketplace.
     pub channel: Channel,

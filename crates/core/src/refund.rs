@@ -93,7 +93,39 @@ pub struct Return {
 }
 
 /// A refund, partial or full, per line, with the return it belongs to if goods come back.
+///
+/// Its JSON form (the fields left out are optional); [`Refund::is_consistent`] checks the
+/// lines add up to the total:
+///
+/// ```
+/// use marketsync_core::{Currency, Money, Refund, RefundStatus};
+///
+/// let refund: Refund = serde_json::from_str(r#"{
+///     "channel": "shopify",
+///     "shop": "eu-store",
+///     "id": "r-77",
+///     "order_id": "1001",
+///     "revision": { "kind": "version", "value": 1 },
+///     "status": "completed",
+///     "raw_status": "SUCCESS",
+///     "reason": { "code": "damaged", "text": null },
+///     "created_at": "2026-01-09T08:00:00Z",
+///     "updated_at": "2026-01-09T09:00:00Z",
+///     "lines": [{
+///         "line_id": "1", "sku": "TEA-250G", "quantity": 1, "restock": false,
+///         "amount": { "amount": "12.50", "currency": "EUR" }
+///     }],
+///     "total": { "amount": "12.50", "currency": "EUR" }
+/// }"#)?;
+/// assert_eq!(refund.status, RefundStatus::Completed);
+/// assert_eq!(refund.computed_total()?, Money::parse("12.50", Currency::EUR)?);
+/// assert!(refund.is_consistent());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(
+    description = "A refund, partial or full, per line, with the return it belongs to if goods come back."
+)]
 pub struct Refund {
     /// The marketplace.
     pub channel: Channel,

@@ -88,7 +88,38 @@ pub struct Payout {
 }
 
 /// A settlement / statement / bill: a period of marketplace money movements.
+///
+/// Sales, fees (platform codes kept verbatim), refunds and adjustments, signed as the
+/// marketplace moves the money; [`Settlement::net`] is what it owes the seller. Its JSON
+/// form (the fields left out are optional):
+///
+/// ```
+/// use marketsync_core::{Currency, Money, Settlement};
+///
+/// let s: Settlement = serde_json::from_str(r#"{
+///     "channel": "tmall",
+///     "shop": "flagship",
+///     "id": "bill-2026-01",
+///     "revision": { "kind": "version", "value": 1 },
+///     "currency": "CNY",
+///     "period_start": "2026-01-01T00:00:00Z",
+///     "period_end": "2026-02-01T00:00:00Z",
+///     "lines": [
+///         { "kind": { "type": "sale" }, "order_id": "4012345",
+///           "amount": { "amount": "178.00", "currency": "CNY" },
+///           "posted_at": "2026-01-20T00:00:00Z" },
+///         { "kind": { "type": "fee", "code": "commission" }, "order_id": "4012345",
+///           "amount": { "amount": "-8.90", "currency": "CNY" },
+///           "posted_at": "2026-01-20T00:00:00Z" }
+///     ]
+/// }"#)?;
+/// assert_eq!(s.net()?, Money::parse("169.10", Currency::CNY)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(
+    description = "A settlement / statement / bill: a period of marketplace money movements."
+)]
 pub struct Settlement {
     /// The marketplace.
     pub channel: Channel,

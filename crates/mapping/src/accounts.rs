@@ -262,7 +262,7 @@ impl AccountMap {
         });
         found.cloned().ok_or_else(|| {
             Error::mapping(
-                ReasonCode::Other("unmapped_account".into()),
+                ReasonCode::UnmappedAccount,
                 format!("no account mapped for role {role} in entity {entity} ({channel})"),
             )
             .with_context("entity", entity)
@@ -313,7 +313,7 @@ mod tests {
         let err = map
             .account(&e, &Channel::Jd, &AccountRole::Bank)
             .err()
-            .map(|e| (e.kind().clone(), e.context_value("role").map(str::to_owned)));
+            .map(|e| (*e.kind(), e.context_value("role").map(str::to_owned)));
         assert_eq!(err, Some((ErrorKind::Mapping, Some("bank".to_owned()))));
     }
 }

@@ -153,7 +153,7 @@ impl FxRates for InMemoryRates {
             })
             .ok_or_else(|| {
                 Error::mapping(
-                    ReasonCode::Other("missing_fx_rate".into()),
+                    ReasonCode::MissingFxRate,
                     format!("no {from}->{to} rate on or before {date}"),
                 )
                 .with_context("from", from)

@@ -357,7 +357,7 @@ impl Mapper {
             .tax_rule_for(&order.channel, tax)
             .ok_or_else(|| {
                 Error::mapping(
-                    ReasonCode::Other("unmapped_tax".into()),
+                    ReasonCode::UnmappedTax,
                     format!(
                         "no tax rule governs a {:?} tax on {scope} of order {}",
                         tax.kind, order.id
@@ -384,7 +384,7 @@ impl Mapper {
         order.validate()?;
         if !order.status.is_paid() {
             return Err(Error::validation(
-                ReasonCode::Other("not_postable".into()),
+                ReasonCode::NotPostable,
                 format!(
                     "order {} is {:?}: no accounting effect",
                     order.id, order.status
@@ -594,7 +594,7 @@ impl Mapper {
     ) -> Result<JournalEntry, Error> {
         if refund.status != RefundStatus::Completed {
             return Err(Error::validation(
-                ReasonCode::Other("not_postable".into()),
+                ReasonCode::NotPostable,
                 format!(
                     "refund {} is {:?}: only completed refunds post",
                     refund.id, refund.status

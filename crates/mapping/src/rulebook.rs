@@ -77,7 +77,57 @@ pub enum RefundPosting {
 }
 
 /// The versioned rulebook. See the [module docs](self).
+///
+/// Data finance owns — entities, accounts by role, tax and fee rules — in TOML (or JSON);
+/// every journal line records the version that produced it. A failure names what to fix:
+///
+/// ```
+/// use std::sync::Arc;
+/// use marketsync_core::{ErrorKind, ReasonCode};
+/// use marketsync_mapping::examples::tmall;
+/// use marketsync_mapping::{Context, InMemoryRates, Mapper, Rulebook};
+///
+/// let toml = r#"
+/// version = "2026.02-1"
+///
+/// [[entities]]
+/// id = "CN01"
+/// time_zone = "Asia/Shanghai"
+/// functional_currency = "CNY"
+///
+/// [[tax_rules]]
+/// type = "china_vat"
+/// "#;
+/// let mut toml = toml.to_owned();
+/// for (role, account) in [
+///     ("marketplace_receivable", "1122.01"),
+///     ("revenue", "6001"),
+///     ("shipping_income", "6051"),
+///     ("tax_payable", "2221.01"),
+/// ] {
+///     toml += &format!("\n[[accounts]]\nentity = \"CN01\"\nrole = \"{role}\"\naccount = \"{account}\"\n");
+/// }
+/// let rulebook = Rulebook::from_toml_str(&toml)?;
+/// assert_eq!(rulebook.version, "2026.02-1");
+///
+/// let mapper = Mapper::new(Arc::new(rulebook), Arc::new(InMemoryRates::new()))?;
+/// let order = tmall::order()?; // 178.00 CNY paid, VAT included
+/// let accrual = mapper.order_accrual(&order, &Context::new("CN01"))?;
+/// assert!(accrual.is_balanced());
+/// assert!(accrual.lines.iter().all(|l| l.rulebook_version.as_deref() == Some("2026.02-1")));
+///
+/// // A rulebook without a revenue account: the order is refused with a typed reason.
+/// let partial = toml.replace("role = \"revenue\"", "role = \"refund_returns\"");
+/// let mapper = Mapper::new(
+///     Arc::new(Rulebook::from_toml_str(&partial)?),
+///     Arc::new(InMemoryRates::new()),
+/// )?;
+/// let err = mapper.order_accrual(&order, &Context::new("CN01")).unwrap_err();
+/// assert_eq!((*err.kind(), err.reason()), (ErrorKind::Mapping, ReasonCode::UnmappedAccount));
+/// # Ok::<(), marketsync_core::Error>(())
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[schemars(description = "The versioned rulebook. See the [module docs](self).")]
 pub struct Rulebook {
     /// Version recorded on every journal line (`"2026.02-1"`).
     pub version: String,

@@ -59,10 +59,7 @@ fn unknown_status_is_typed() {
         err.as_ref().map(Error::reason),
         Some(ReasonCode::UnknownStatus)
     );
-    assert_eq!(
-        err.as_ref().map(|e| e.kind().clone()),
-        Some(ErrorKind::Mapping)
-    );
+    assert_eq!(err.as_ref().map(|e| *e.kind()), Some(ErrorKind::Mapping));
 }
 
 fn amazon_settlement_with(code: &str) -> Settlement {
@@ -173,7 +170,7 @@ fn unmapped_account_and_missing_rate_are_errors_not_defaults() -> R {
         .order_accrual(&tmall::order()?, &ctx())
         .err()
         .ok_or("expected unmapped")?;
-    assert_eq!(err.reason(), ReasonCode::Other("unmapped_account".into()));
+    assert_eq!(err.reason(), ReasonCode::UnmappedAccount);
     assert_eq!(err.context_value("role"), Some("revenue"));
 
     let mut rb = tmall::rulebook()?;
@@ -184,7 +181,7 @@ fn unmapped_account_and_missing_rate_are_errors_not_defaults() -> R {
         .order_accrual(&tmall::order()?, &ctx())
         .err()
         .ok_or("expected missing rate")?;
-    assert_eq!(err.reason(), ReasonCode::Other("missing_fx_rate".into()));
+    assert_eq!(err.reason(), ReasonCode::MissingFxRate);
     Ok(())
 }
 

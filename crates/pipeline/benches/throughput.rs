@@ -77,13 +77,6 @@ impl MarketplaceConnector for Streaming {
     async fn push_inventory(&self, _: &[InventoryUpdate]) -> Result<Vec<InventoryAck>, Error> {
         Ok(Vec::new())
     }
-    async fn confirm_shipment(
-        &self,
-        _: &Shipment,
-        _: &IdempotencyKey,
-    ) -> Result<ShipmentAck, Error> {
-        Err(Error::unsupported("confirm_shipment"))
-    }
 }
 
 /// An ERP that keeps only the keys it has seen (for the memory run).

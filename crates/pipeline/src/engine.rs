@@ -245,12 +245,23 @@ pub struct SyncReport {
     pub pages: u64,
     /// Records fetched (including duplicates and failures).
     pub fetched: u64,
-    /// Events that posted at least one document.
+    /// Events that completed with at least one document: `created + already_existed`.
     pub posted: u64,
+    /// Of those, events for which the ERP created at least one document.
+    pub created: u64,
+    /// Of those, events whose every document the ERP already had: it answered
+    /// `created: false` ([`ErpDocumentRef::created`](marketsync_core::ErpDocumentRef)), the
+    /// document was found by its idempotency key after a lost answer, or an earlier run had
+    /// recorded it. Nothing new was written to the ERP.
+    pub already_existed: u64,
     /// Of those, amendments (a reversal was booked).
     pub amendments: u64,
-    /// Documents posted.
+    /// Documents posted: `documents_created + documents_existing`.
     pub documents: u64,
+    /// Documents the ERP created on this run.
+    pub documents_created: u64,
+    /// Documents the ERP already had (see [`SyncReport::already_existed`]).
+    pub documents_existing: u64,
     /// Events with no accounting effect (unpaid, or a change with no money effect).
     pub no_effect: u64,
     /// Re-deliveries of an event already handled.
@@ -269,11 +280,33 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// Events that needed no ERP write at all: no accounting effect, re-deliveries and stale
+    /// revisions (`no_effect + duplicates + stale`). Events whose documents already existed
+    /// are counted apart, in [`SyncReport::already_existed`].
+    pub fn unchanged(&self) -> u64 {
+        self.no_effect
+            .saturating_add(self.duplicates)
+            .saturating_add(self.stale)
+    }
+
     fn count(&mut self, o: &EventOutcome) {
         match o {
-            EventOutcome::Posted { documents, amended } => {
+            EventOutcome::Posted {
+                documents,
+                created,
+                amended,
+            } => {
+                let documents = *documents as u64;
+                let created = (*created as u64).min(documents);
                 self.posted += 1;
-                self.documents += *documents as u64;
+                if created > 0 {
+                    self.created += 1;
+                } else {
+                    self.already_existed += 1;
+                }
+                self.documents += documents;
+                self.documents_created += created;
+                self.documents_existing += documents - created;
                 self.amendments += u64::from(*amended);
             }
             EventOutcome::NoEffect => self.no_effect += 1,
@@ -286,13 +319,37 @@ impl SyncReport {
     }
 }
 
+/// A document the engine posted for an event, and whether the ERP created it on this call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PostedDoc {
+    /// The ERP document.
+    pub(crate) id: ErpDocumentId,
+    /// True when the ERP answered that this call created it; false when it already had it
+    /// (answered `created: false`, found by key, or recorded by an earlier run).
+    pub(crate) created: bool,
+}
+
+impl PostedDoc {
+    /// A document the ERP already had.
+    pub(crate) fn existing(id: ErpDocumentId) -> PostedDoc {
+        PostedDoc { id, created: false }
+    }
+
+    /// How many of `docs` the ERP created.
+    pub(crate) fn created(docs: &[PostedDoc]) -> usize {
+        docs.iter().filter(|d| d.created).count()
+    }
+}
+
 /// What happened to one event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventOutcome {
-    /// Documents were posted.
+    /// Documents were posted (created, or found already in the ERP).
     Posted {
         /// How many.
         documents: usize,
+        /// Of those, how many the ERP created (the rest it already had).
+        created: usize,
         /// Whether a previous accrual was reversed.
         amended: bool,
     },
@@ -606,6 +663,44 @@ pub(crate) enum Mode {
 }
 
 /// The sync engine. See the [module docs](self).
+///
+/// One engine per ERP and legal entity; give it a [`Store`] (its ledger,
+/// watermarks and exception queue), the ERP adapter and the [`Mapper`], then sync connectors.
+/// Every ERP write is claimed in the ledger under its idempotency key first, so a re-run, a
+/// crash or a second worker never makes a second document:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use marketsync_core::ErpDocumentKind;
+/// use marketsync_mapping::examples::tmall;
+/// use marketsync_pipeline::store::sqlite::SqliteStore;
+/// use marketsync_pipeline::{Engine, EngineConfig};
+/// use marketsync_testkit::{InMemoryErp, InMemoryMarketplace};
+///
+/// let order = tmall::order()?;
+/// let market = InMemoryMarketplace::new(order.channel.clone(), order.shop.clone(), "s3cret");
+/// market.upsert_orders(&[order]);
+/// let erp = InMemoryErp::new("erp");
+/// let engine = Engine::new(
+///     Arc::new(SqliteStore::in_memory().await?),
+///     Arc::new(erp.clone()),
+///     Arc::new(tmall::mapper()?),
+///     EngineConfig::new("worker-1", tmall::ENTITY, "2026-01-01T00:00:00Z".parse()?),
+/// );
+/// let connector = market.connector("s3cret");
+///
+/// let first = engine.sync_orders(&connector).await?;
+/// assert_eq!((first.created, first.documents_created), (1, 2)); // sales order + accrual
+///
+/// let second = engine.sync_orders(&connector).await?;
+/// assert_eq!(second.posted, 0);
+/// assert_eq!(second.unchanged(), second.fetched);
+/// assert_eq!(erp.count(&ErpDocumentKind::SalesOrder), 1);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Engine {
     pub(crate) store: Arc<dyn Store>,
     erp: Arc<dyn ErpAdapter>,
@@ -1038,7 +1133,7 @@ impl Engine {
             None => OrderState::default(),
         };
         let mut state = prev.clone();
-        let mut posted: Vec<ErpDocumentId> = Vec::new();
+        let mut posted: Vec<PostedDoc> = Vec::new();
         let mut amended = false;
         let result = self
             .post_order(&env, &prev, &mut state, &mut posted, &mut amended)
@@ -1058,7 +1153,7 @@ impl Engine {
             Ok(()) => {
                 self.save_order_snapshot(&env).await?;
                 let outcome = match posted.last() {
-                    Some(id) => Outcome::Posted(id.clone()),
+                    Some(doc) => Outcome::Posted(doc.id.clone()),
                     None => Outcome::Skipped("no_accounting_effect".into()),
                 };
                 self.store
@@ -1079,6 +1174,7 @@ impl Engine {
                 } else {
                     EventOutcome::Posted {
                         documents: posted.len(),
+                        created: PostedDoc::created(&posted),
                         amended,
                     }
                 })
@@ -1130,7 +1226,7 @@ impl Engine {
         env: &Envelope<Order>,
         prev: &OrderState,
         state: &mut OrderState,
-        posted: &mut Vec<ErpDocumentId>,
+        posted: &mut Vec<PostedDoc>,
         amended: &mut bool,
     ) -> std::result::Result<(), Fail> {
         let order = &env.payload;
@@ -1155,9 +1251,9 @@ impl Engine {
                 )),
                 key,
             };
-            let id = self.post_document(&doc, &src).await?;
-            state.sales_order = Some(id.clone());
-            posted.push(id);
+            let done = self.post_document(&doc, &src).await?;
+            state.sales_order = Some(done.id.clone());
+            posted.push(done);
         }
         if prev.accrual == new_accrual {
             return Ok(());
@@ -1231,7 +1327,7 @@ impl Engine {
         key: IdempotencyKey,
         entry: JournalEntry,
         src: &Source,
-    ) -> std::result::Result<ErpDocumentId, Fail> {
+    ) -> std::result::Result<PostedDoc, Fail> {
         entry.validate().map_err(|e| Fail::Record(e.into()))?;
         let doc = Doc {
             role,
@@ -1248,14 +1344,14 @@ impl Engine {
         &self,
         doc: &Doc,
         src: &Source,
-    ) -> std::result::Result<ErpDocumentId, Fail> {
+    ) -> std::result::Result<PostedDoc, Fail> {
         let req = self.claim_request(&doc.key, doc.role);
         let mut look_up_first = false;
         match self.store.claim(&req).await.map_err(Fail::Infra)? {
             Claim::Acquired(_) => {}
             Claim::Existing(e) => match e.state {
                 LedgerState::Posted | LedgerState::Skipped => {
-                    return e.erp_document.ok_or_else(|| {
+                    return e.erp_document.map(PostedDoc::existing).ok_or_else(|| {
                         Fail::Infra(Error::new(
                             ErrorKind::Unexpected,
                             "ledger entry posted without a document id",
@@ -1287,7 +1383,7 @@ impl Engine {
             if look_up_first {
                 if let Some(id) = self.look_up(doc).await? {
                     self.finish_posted(doc, src, &id).await?;
-                    return Ok(id);
+                    return Ok(PostedDoc::existing(id));
                 }
             }
             let result = match &doc.request {
@@ -1298,7 +1394,10 @@ impl Engine {
             let e = match result {
                 Ok(r) => {
                     self.finish_posted(doc, src, &r.id).await?;
-                    return Ok(r.id);
+                    return Ok(PostedDoc {
+                        id: r.id,
+                        created: r.created,
+                    });
                 }
                 Err(e) => e,
             };
@@ -1310,7 +1409,7 @@ impl Engine {
             if *e.kind() == ErrorKind::Conflict {
                 if let Some(id) = self.look_up(doc).await? {
                     self.finish_posted(doc, src, &id).await?;
-                    return Ok(id);
+                    return Ok(PostedDoc::existing(id));
                 }
             }
             match attempts.failed(&e, self.clock.now()) {
@@ -1328,7 +1427,7 @@ impl Engine {
                     if unknown && *e.kind() != ErrorKind::Conflict {
                         if let Some(id) = self.look_up(doc).await? {
                             self.finish_posted(doc, src, &id).await?;
-                            return Ok(id);
+                            return Ok(PostedDoc::existing(id));
                         }
                     }
                     let e = e.persist();
@@ -1596,6 +1695,8 @@ impl Engine {
                 detail: serde_json::json!({
                     "fetched": report.fetched,
                     "posted": report.posted,
+                    "created": report.created,
+                    "already_existed": report.already_existed,
                     "duplicates": report.duplicates,
                     "exceptions": report.exceptions,
                     "worker": self.config.worker_id,

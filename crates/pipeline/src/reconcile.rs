@@ -44,7 +44,7 @@ use marketsync_core::{
 use marketsync_mapping::receivable_residuals;
 
 use crate::engine::EventOutcome;
-use crate::engine::{Engine, Fail, Mode, Source};
+use crate::engine::{Engine, Fail, Mode, PostedDoc, Source};
 use crate::store::{Head, NewException, Outcome, RecordKey, StreamKey};
 
 /// What reconciling one settlement did.
@@ -54,6 +54,8 @@ pub enum SettlementOutcome {
     Reconciled {
         /// Journals posted (settlement periods + payout).
         journals: usize,
+        /// Of those, how many the ERP created (the rest it already had).
+        journals_created: usize,
         /// Orders matched to a posted accrual.
         matched_orders: usize,
         /// Orders with an open receivable beyond tolerance (each an exception).
@@ -196,9 +198,13 @@ impl Engine {
         Ok(ReplayResult::Ran(match o {
             SettlementOutcome::Reconciled { journals: 0, .. } => EventOutcome::NoEffect,
             SettlementOutcome::Reconciled {
-                journals, amended, ..
+                journals,
+                journals_created,
+                amended,
+                ..
             } => EventOutcome::Posted {
                 documents: journals,
+                created: journals_created,
                 amended,
             },
             SettlementOutcome::Duplicate => EventOutcome::Duplicate,
@@ -361,6 +367,7 @@ impl Engine {
                     .await?;
                 return Ok(SettlementOutcome::Reconciled {
                     journals: 0,
+                    journals_created: 0,
                     matched_orders: accruals.len(),
                     variances: 0,
                     unmatched_orders: order_ids.len() - matched.len(),
@@ -465,7 +472,7 @@ impl Engine {
             updated_at: now,
         };
         let outcome = match posted.last() {
-            Some(id) => Outcome::Posted(id.clone()),
+            Some(doc) => Outcome::Posted(doc.id.clone()),
             None => Outcome::Skipped("no_journal".into()),
         };
         self.store
@@ -473,6 +480,7 @@ impl Engine {
             .await?;
         Ok(SettlementOutcome::Reconciled {
             journals: posted.len(),
+            journals_created: PostedDoc::created(&posted),
             matched_orders: accruals.len(),
             variances,
             unmatched_orders: order_ids.len() - matched.len(),
@@ -492,7 +500,7 @@ impl Engine {
         accruals: &[JournalEntry],
         prev: Option<&SettlementState>,
         state: &mut SettlementState,
-        posted: &mut Vec<marketsync_core::ErpDocumentId>,
+        posted: &mut Vec<PostedDoc>,
     ) -> std::result::Result<Option<Vec<JournalEntry>>, Fail> {
         let journals = self
             .mapper
@@ -510,7 +518,7 @@ impl Engine {
             let Some(booked) = &prev.booked else {
                 return Err(Fail::Record(
                     marketsync_core::Error::validation(
-                        ReasonCode::Other("settlement_revised".into()),
+                        ReasonCode::SettlementRevised,
                         format!(
                             "settlement {} was revised, but the journals booked for its earlier \
                              revision were not recorded; review and adjust it by hand",
@@ -581,6 +589,7 @@ impl ReconcileReport {
                 variances,
                 unmatched_orders,
                 amended,
+                ..
             } => {
                 self.reconciled += 1;
                 self.amended += u64::from(*amended);

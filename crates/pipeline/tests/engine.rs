@@ -450,3 +450,46 @@ async fn graceful_shutdown_stops_after_the_page_in_hand() {
         "{counts:?}"
     );
 }
+
+#[tokio::test]
+async fn report_separates_created_from_already_existed_and_unchanged() {
+    let orders = tmall_orders(7, 40);
+    let m = market(&orders);
+    let erp = InMemoryErp::new("erp");
+    let clock = ManualClock::new(t0());
+    let c = m.connector("secret");
+    let paid = orders.iter().filter(|o| o.status.is_paid()).count() as u64;
+    assert!(paid > 0);
+    let first = engine(memory_store().await, Arc::new(erp.clone()), &clock, "w1");
+    let r = first.sync_orders(&c).await.unwrap();
+    assert_eq!(
+        (r.posted, r.created, r.already_existed),
+        (paid, paid, 0),
+        "{r:?}"
+    );
+    assert_eq!(
+        (r.documents_created, r.documents_existing),
+        (r.documents, 0)
+    );
+    assert_eq!(r.unchanged(), r.no_effect);
+    // A second installation with an empty ledger sends the same keys: the ERP answers
+    // `created: false`, which is not counted as created.
+    let docs = erp.documents().len();
+    let second = engine(memory_store().await, Arc::new(erp.clone()), &clock, "w2");
+    let r2 = second.sync_orders(&c).await.unwrap();
+    assert_eq!(
+        (r2.posted, r2.created, r2.already_existed),
+        (paid, 0, paid),
+        "{r2:?}"
+    );
+    assert_eq!(
+        (r2.documents, r2.documents_created, r2.documents_existing),
+        (r.documents, 0, r.documents)
+    );
+    assert_eq!(erp.documents().len(), docs, "a second document was made");
+    // The first engine again: every event is unchanged.
+    clock.advance(Duration::from_secs(3600));
+    let r3 = first.sync_orders(&c).await.unwrap();
+    assert_eq!((r3.posted, r3.created, r3.already_existed), (0, 0, 0));
+    assert_eq!(r3.unchanged(), r3.fetched, "{r3:?}");
+}

@@ -198,7 +198,7 @@ async fn a_refund_ahead_of_its_order_waits_in_the_exception_queue_and_replays() 
     let open = open_exceptions(&store).await;
     assert_eq!(open.len(), 1);
     let x = &open[0];
-    assert_eq!(x.reason, ReasonCode::Other("order_not_synced".into()));
+    assert_eq!(x.reason, ReasonCode::OrderNotSynced);
     assert_eq!(x.kind, EventKind::Refund);
     assert!(
         x.message.contains(refund.order_id.as_str()),
@@ -228,6 +228,7 @@ async fn a_refund_ahead_of_its_order_waits_in_the_exception_queue_and_replays() 
         res,
         ReplayResult::Ran(EventOutcome::Posted {
             documents: 2,
+            created: 2,
             amended: false
         })
     );

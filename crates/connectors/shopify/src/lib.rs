@@ -714,7 +714,7 @@ impl MarketplaceConnector for ShopifyConnector {
                 }
                 if need > 0 {
                     return Err(Error::validation(
-                        ReasonCode::Other("over_fulfilment".into()),
+                        ReasonCode::OverFulfilment,
                         format!(
                             "{need} unit(s) of line {} have no open fulfilment order",
                             line.line_id
@@ -764,7 +764,7 @@ impl MarketplaceConnector for ShopifyConnector {
                 .collect::<Vec<_>>()
                 .join("; ");
             return Err(Error::validation(
-                ReasonCode::Other("shopify_rejected".into()),
+                ReasonCode::ShopifyRejected,
                 format!("Shopify refused the fulfilment: {msg}"),
             )
             .with_context("connector", "shopify"));

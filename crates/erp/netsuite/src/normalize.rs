@@ -20,7 +20,7 @@ use crate::wire::{
 };
 
 fn mapping(message: impl Into<String>) -> Error {
-    Error::mapping(ReasonCode::Other("netsuite_reference".into()), message)
+    Error::mapping(ReasonCode::NetsuiteReference, message)
 }
 
 /// The local date of `t` in the books' zone, as NetSuite's `YYYY-MM-DD`.

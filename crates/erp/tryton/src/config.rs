@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(c.channel_party(&Channel::Tmall), "tmall");
         assert_eq!(c.company_code("US01"), "US01");
         let e = TrytonConfig::from_map(&map(&[("URL", "http://x/")])).err();
-        assert_eq!(e.map(|e| e.kind().clone()), Some(ErrorKind::ConfigInvalid));
+        assert_eq!(e.map(|e| *e.kind()), Some(ErrorKind::ConfigInvalid));
         let e = TrytonConfig::from_map(&map(&[
             ("URL", "http://x/"),
             ("DB", "d"),

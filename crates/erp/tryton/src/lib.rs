@@ -14,9 +14,8 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 use marketsync_core::{
     Channel, ErpAdapter, ErpCapabilities, ErpDocumentId, ErpDocumentKind, ErpDocumentRef, Error,
-    ErrorKind, FulfilmentRequest, Health, IdempotencyKey, InventoryPosition, JournalEntry,
-    JournalRequest, LocationId, Money, ReasonCode, RefundRequest, Result, SalesOrderRequest, Side,
-    Sku,
+    ErrorKind, Health, IdempotencyKey, InventoryPosition, JournalEntry, JournalRequest, LocationId,
+    Money, ReasonCode, Result, SalesOrderRequest, Side, Sku,
 };
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
@@ -96,7 +95,7 @@ pub fn legacy_key_domain(key: &IdempotencyKey) -> Value {
 /// value looked for.
 fn not_found(what: &str, code: &str) -> Error {
     Error::mapping(
-        ReasonCode::Other("unmapped_tryton_record".into()),
+        ReasonCode::UnmappedTrytonRecord,
         format!("Tryton has no {what} {code:?}"),
     )
     .with_context("tryton_lookup", what)
@@ -273,7 +272,7 @@ impl TrytonAdapter {
             };
             if row.get("type").is_none_or(Value::is_null) {
                 return Err(Error::mapping(
-                    ReasonCode::Other("unmapped_account".into()),
+                    ReasonCode::UnmappedAccount,
                     format!("Tryton account {code} is a view account (no type): it takes no lines"),
                 )
                 .with_context("tryton_account", code));
@@ -288,7 +287,7 @@ impl TrytonAdapter {
             let theirs = self.config.account_code(code);
             let account = found.get(theirs).cloned().ok_or_else(|| {
                 Error::mapping(
-                    ReasonCode::Other("unmapped_account".into()),
+                    ReasonCode::UnmappedAccount,
                     format!("no open Tryton account {theirs:?} (our {code:?}) in the company"),
                 )
                 .with_context("account", code)
@@ -388,7 +387,7 @@ impl TrytonAdapter {
                     (None, Some(p)) => p.clone(),
                     (None, None) => {
                         return Err(Error::mapping(
-                            ReasonCode::Other("unmapped_party".into()),
+                            ReasonCode::UnmappedParty,
                             format!(
                                 "Tryton account for {} needs a party: the line has no channel \
                                  and no default_party is configured",
@@ -721,13 +720,8 @@ impl ErpAdapter for TrytonAdapter {
             .await
     }
 
-    async fn record_fulfilment(&self, _request: &FulfilmentRequest) -> Result<ErpDocumentRef> {
-        Err(Error::unsupported("tryton record_fulfilment"))
-    }
-
-    async fn record_refund(&self, _request: &RefundRequest) -> Result<ErpDocumentRef> {
-        Err(Error::unsupported("tryton record_refund"))
-    }
+    // record_fulfilment and record_refund: the trait's default (`Unsupported`), as
+    // `capabilities()` declares.
 
     async fn inventory_positions(&self, skus: &[Sku]) -> Result<Vec<InventoryPosition>> {
         if skus.is_empty() {

@@ -222,7 +222,7 @@ fn rpc_error_to_error(e: &Value) -> Error {
                 // The `marketsync` module found several finished documents under one key
                 // (left by an adapter before the unique key): nothing can pick one safely.
                 Error::new(ErrorKind::Conflict, message)
-                    .with_reason(ReasonCode::Other("duplicate_erp_documents".into()))
+                    .with_reason(ReasonCode::DuplicateErpDocuments)
                     .with_context("tryton_error", name)
                     .with_context("tryton_ids", ids)
             } else if message.starts_with("You are not allowed to") {

@@ -36,7 +36,8 @@ use marketsync_core::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Doc, DocRequest, Engine, EventOutcome, Fail, Mode, OrderState, ReplayResult, Source, SyncReport,
+    Doc, DocRequest, Engine, EventOutcome, Fail, Mode, OrderState, PostedDoc, ReplayResult, Source,
+    SyncReport,
 };
 use crate::store::{
     Claim, ExceptionRecord, Head, LedgerState, Lineage, NewException, Outcome, RecordKey, Snapshot,
@@ -263,7 +264,7 @@ impl Engine {
         raw: Option<&RawRecord>,
         window: Option<TimeWindow>,
         state: &S,
-        posted: &[ErpDocumentId],
+        posted: &[PostedDoc],
         result: std::result::Result<(), Fail>,
     ) -> Result<EventOutcome> {
         let now = self.clock.now();
@@ -278,7 +279,7 @@ impl Engine {
         match result {
             Ok(()) => {
                 let outcome = match posted.last() {
-                    Some(id) => Outcome::Posted(id.clone()),
+                    Some(doc) => Outcome::Posted(doc.id.clone()),
                     None => Outcome::Skipped("no_accounting_effect".into()),
                 };
                 self.store
@@ -289,6 +290,7 @@ impl Engine {
                 } else {
                     EventOutcome::Posted {
                         documents: posted.len(),
+                        created: PostedDoc::created(posted),
                         amended: false,
                     }
                 })
@@ -451,7 +453,7 @@ impl Engine {
         env: &Envelope<Refund>,
         prev: &RefundState,
         state: &mut RefundState,
-        posted: &mut Vec<ErpDocumentId>,
+        posted: &mut Vec<PostedDoc>,
     ) -> std::result::Result<(), Fail> {
         let refund = &env.payload;
         let src = source_of(env);
@@ -459,7 +461,7 @@ impl Engine {
         let not_synced = |why: &str| {
             Fail::Record(
                 Error::validation(
-                    ReasonCode::Other("order_not_synced".into()),
+                    ReasonCode::OrderNotSynced,
                     format!(
                         "refund {} of order {}: {why}; replay it once the order has synced",
                         refund.id, refund.order_id
@@ -510,15 +512,15 @@ impl Engine {
                         request: DocRequest::Refund(Box::new(req)),
                         key: key.clone(),
                     };
-                    let id = self.post_document(&doc, &src).await?;
+                    let done = self.post_document(&doc, &src).await?;
                     self.link(
                         key.child("order"),
-                        self.order_link(&order_rec, order_rev, &src, "refund", &id, "refund"),
+                        self.order_link(&order_rec, order_rev, &src, "refund", &done.id, "refund"),
                     )
                     .await
                     .map_err(Fail::Infra)?;
-                    state.refund_document = Some(id.clone());
-                    posted.push(id);
+                    state.refund_document = Some(done.id.clone());
+                    posted.push(done);
                 } else {
                     tracing::debug!(
                         erp = self.erp.system(),
@@ -552,7 +554,7 @@ impl Engine {
                         order_rev,
                         &src,
                         "refund_reversal",
-                        &id,
+                        &id.id,
                         "journal_entry",
                     ),
                 )

@@ -11,6 +11,9 @@ use marketsync_http::{HttpClient, HttpConfig, HttpRequest, is_response_too_large
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::Instrument;
 
+/// The tests of this binary run one at a time (see `spans_do_not_leak_across_awaits`).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A server that answers every connection with `head` and then `chunks` chunks of 64 KiB
 /// (chunked encoding), after `delay`. Counts the body bytes it managed to write.
 async fn raw_server(
@@ -71,6 +74,7 @@ fn client(limit: u64) -> HttpClient {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_are_refused_while_streaming() {
+    let _serial = SERIAL.lock().await;
     // 64 MiB announced by Content-Length: refused before a byte of the body is read.
     let (announced, _) = raw_server(
         "content-length: 67108864\r\nconnection: close\r\n",
@@ -155,6 +159,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 /// response is logged under its own caller's span and its own `http` span only.
 #[tokio::test(flavor = "current_thread")]
 async fn spans_do_not_leak_across_awaits() {
+    // tracing keeps callsite interest and the max level process-wide: a test hitting the
+    // `http` span on another thread with no subscriber while this one installs its own can make
+    // the span disabled here. The tests of this binary take turns, so this one checks span
+    // propagation only.
+    let _serial = SERIAL.lock().await;
     let (slow, _) = raw_server(
         "content-length: 2\r\nconnection: close\r\n",
         0,

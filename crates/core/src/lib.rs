@@ -18,6 +18,7 @@ pub mod refund;
 pub mod schema;
 pub mod settlement;
 pub mod shipment;
+pub mod text;
 
 pub use config::{ConfigMap, Secret};
 pub use connector::{

@@ -372,6 +372,24 @@ impl MutationReport {
     pub fn invalid_total(&self) -> u64 {
         self.invalid.values().sum()
     }
+
+    /// What every mutation test asserts (test harness: panics with the report, like `assert!`):
+    /// no panic, nothing accepted that breaks the target's promises, some inputs accepted (else
+    /// the seeds are broken) and some refused (else the mutations never reached a check). Prints
+    /// the report first, so `--nocapture` shows the figures.
+    #[allow(clippy::panic)]
+    pub fn assert_sound(&self) {
+        println!("{self}");
+        if self.panics != 0 || self.invalid_total() != 0 {
+            panic!("hostile input panicked or slipped through:\n{self}");
+        }
+        if self.valid == 0 {
+            panic!("no input survived: the seeds are broken\n{self}");
+        }
+        if self.rejected_total() == 0 {
+            panic!("no input was refused: the mutations never reached a check\n{self}");
+        }
+    }
 }
 
 impl fmt::Display for MutationReport {

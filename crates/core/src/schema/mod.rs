@@ -89,7 +89,48 @@ fn root_schema<T: JsonSchema>(title: &str) -> Value {
         );
         map.insert("title".into(), Value::String(title.into()));
     }
+    plain_descriptions(&mut value);
     canonical(&value)
+}
+
+/// Strips rustdoc intra-doc link markup from every `description`: ``[`Channel::Custom`]`` →
+/// `` `Channel::Custom` `` (a partner's schema tooling shows descriptions as plain text or
+/// Markdown, where the brackets are noise).
+fn plain_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                match v {
+                    Value::String(text) if k == "description" => *text = strip_doc_links(text),
+                    other => plain_descriptions(other),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(plain_descriptions),
+        _ => {}
+    }
+}
+
+/// ``[`X`]`` → `` `X` ``; other text unchanged.
+pub fn strip_doc_links(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("[`") {
+        let after = &rest[start + 1..];
+        match after.find("`]") {
+            Some(end) if !after[..end + 1].contains('[') => {
+                out.push_str(&rest[..start]);
+                out.push_str(&after[..end + 1]);
+                rest = &after[end + 2..];
+            }
+            _ => {
+                out.push_str(&rest[..start + 2]);
+                rest = &rest[start + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Event kind → the type name of its payload schema (see the [module docs](self)).
@@ -431,5 +472,19 @@ mod tests {
                 "{id}"
             );
         }
+    }
+
+    #[test]
+    fn rustdoc_links_become_plain_code() {
+        assert_eq!(
+            strip_doc_links("See [`Channel::Custom`] and [`Pii`]."),
+            "See `Channel::Custom` and `Pii`."
+        );
+        assert_eq!(
+            strip_doc_links("no links [here] `x`"),
+            "no links [here] `x`"
+        );
+        assert_eq!(strip_doc_links("[`unclosed"), "[`unclosed");
+        assert_eq!(strip_doc_links("a [`b`] [`c`]"), "a `b` `c`");
     }
 }

@@ -420,32 +420,45 @@ async fn sync_with_progress(
     Ok(report)
 }
 
-/// Runs the demo. Prints progress to stderr (when it is a terminal) and the summary to stdout.
-pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::Error>> {
-    let started = Instant::now();
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = opts.db.clone().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(p));
-    }
-    let now = Utc::now();
-    let hour = |t: DateTime<Utc>| {
-        t.with_minute(0)
-            .and_then(|t| t.with_second(0))
-            .and_then(|t| t.with_nanosecond(0))
-            .unwrap_or(t)
-    };
-    // Tmall trades are spread over 36 hours; the Shopify simulator seeds one order every 55
-    // minutes. Both data sets end in the past, so one pass up to "now" reads them all.
-    let start = hour(now - chrono::Duration::days(2));
-    let shopify_start = hour(now - chrono::Duration::hours(opts.shopify_orders as i64 + 3));
+/// The three platform simulators on loopback, as the demo and `marketsync simulate` run them,
+/// and where their data starts.
+pub(crate) struct Platforms {
+    pub(crate) tmall: tmall_sim::TmallSim,
+    pub(crate) shopify: shopify_sim::ShopifySim,
+    pub(crate) netsuite: ns_sim::NetSuiteSim,
+    /// Where the Tmall trades start.
+    pub(crate) start: DateTime<Utc>,
+    /// Where the Shopify orders start.
+    pub(crate) shopify_start: DateTime<Utc>,
+}
 
-    // The platforms.
+/// `t` truncated to the hour.
+pub(crate) fn hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(t)
+}
+
+/// Starts the TOP, Shopify and NetSuite simulators. Tmall trades are spread over 36 hours; the
+/// Shopify simulator seeds one order every 55 minutes. Both data sets end in the past, so one
+/// pass up to "now" reads them all. `unknown_status` seeds one trade with a status no
+/// connector knows (an exception to show).
+pub(crate) async fn start_platforms(
+    seed: u64,
+    tmall_orders: usize,
+    shopify_orders: usize,
+    unknown_status: bool,
+) -> std::io::Result<Platforms> {
+    let now = Utc::now();
+    let start = hour(now - chrono::Duration::days(2));
+    let shopify_start = hour(now - chrono::Duration::hours(shopify_orders as i64 + 3));
     let tmall = tmall_sim::start(tmall_sim::TmallSimConfig {
-        seed: opts.seed,
-        trades: opts.tmall_orders,
+        seed,
+        trades: tmall_orders,
         start,
         span: chrono::Duration::hours(36),
+        unknown_status,
         ..tmall_sim::TmallSimConfig::default()
     })
     .await?;
@@ -456,15 +469,37 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
         maximum_available: 20_000.0,
         restore_rate: 2_000.0,
         window_start: shopify_start,
-        order_count: opts.shopify_orders,
+        order_count: shopify_orders,
         ..shopify_sim::ShopifySimConfig::default()
     })
     .await?;
-    let netsuite = ns_sim::start(ns_sim::NetSuiteSimConfig {
-        concurrency_limit: 5,
-        ..ns_sim::NetSuiteSimConfig::default()
+    // NetSuite's default concurrency governance (5 requests at once).
+    let netsuite = ns_sim::start(ns_sim::NetSuiteSimConfig::default()).await?;
+    Ok(Platforms {
+        tmall,
+        shopify,
+        netsuite,
+        start,
+        shopify_start,
     })
-    .await?;
+}
+
+/// Runs the demo. Prints progress to stderr (when it is a terminal) and the summary to stdout.
+pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = opts.db.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+    // The platforms.
+    let Platforms {
+        tmall,
+        shopify,
+        netsuite,
+        start,
+        shopify_start,
+    } = start_platforms(opts.seed, opts.tmall_orders, opts.shopify_orders, true).await?;
 
     // The connectors and the ERP adapter, exactly as a user configures them.
     let tc = tmall.config();

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Timelike, Utc};
 use marketsync_testkit::sim::{netsuite as ns_sim, shopify as shopify_sim, tmall as tmall_sim};
 
+use crate::demo::{Platforms, start_platforms};
 use crate::ops::BoxError;
 
 /// The example configuration (`examples/marketsync.toml`).
@@ -63,37 +63,16 @@ impl std::fmt::Debug for Simulators {
     }
 }
 
-fn hour(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.with_minute(0)
-        .and_then(|t| t.with_second(0))
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(t)
-}
-
 /// Starts the simulators and writes `marketsync.toml`, `rulebook.toml` and `skus.toml` to
 /// `opts.out` (the configuration's addresses and start replaced by the simulators').
 pub async fn start(opts: &SimOptions) -> Result<Simulators, BoxError> {
-    let now = Utc::now();
-    let start = hour(now - chrono::Duration::days(2));
-    let shopify_start = hour(now - chrono::Duration::hours(opts.shopify_orders as i64 + 3));
-    let tmall = tmall_sim::start(tmall_sim::TmallSimConfig {
-        seed: opts.seed,
-        trades: opts.tmall_orders,
+    let Platforms {
+        tmall,
+        shopify,
+        netsuite,
         start,
-        span: chrono::Duration::hours(36),
-        unknown_status: false,
-        ..tmall_sim::TmallSimConfig::default()
-    })
-    .await?;
-    let shopify = shopify_sim::start(shopify_sim::ShopifySimConfig {
-        maximum_available: 20_000.0,
-        restore_rate: 2_000.0,
-        window_start: shopify_start,
-        order_count: opts.shopify_orders,
-        ..shopify_sim::ShopifySimConfig::default()
-    })
-    .await?;
-    let netsuite = ns_sim::start(ns_sim::NetSuiteSimConfig::default()).await?;
+        shopify_start,
+    } = start_platforms(opts.seed, opts.tmall_orders, opts.shopify_orders, false).await?;
 
     let engine_start = start.min(shopify_start);
     let text = EXAMPLE_CONFIG

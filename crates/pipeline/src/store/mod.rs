@@ -518,6 +518,123 @@ pub struct ExceptionFilter {
     pub limit: Option<u32>,
 }
 
+/// One step of a [`Store::write_batch`]: the same write (or read) as the [`Store`] method it
+/// names, run inside the batch's one transaction.
+///
+/// The engine queues a page's ledger outcomes, lineage, heads and snapshots as `BatchOp`s and
+/// writes them together with the next claim (the one write that must be durable before an ERP
+/// call), so a page costs a handful of transactions instead of several per order.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum BatchOp {
+    /// [`Store::archive_raw`]. Reply: [`BatchReply::Archived`].
+    ArchiveRaw {
+        /// The payloads.
+        records: Vec<RawRecord>,
+        /// Now.
+        now: DateTime<Utc>,
+    },
+    /// [`Store::claim`]. Reply: [`BatchReply::Claim`] (a key already there is
+    /// [`Claim::Existing`], never an error, and does not abort the batch).
+    Claim(ClaimRequest),
+    /// [`Store::finish`]. Reply: [`BatchReply::Done`].
+    Finish {
+        /// The key.
+        key: IdempotencyKey,
+        /// How it ended.
+        outcome: Outcome,
+        /// The lineage of the document it produced.
+        lineage: Option<Box<Lineage>>,
+        /// Now.
+        now: DateTime<Utc>,
+    },
+    /// [`Store::complete_event`]. Reply: [`BatchReply::Done`].
+    CompleteEvent {
+        /// The event key.
+        key: IdempotencyKey,
+        /// How it ended.
+        outcome: Outcome,
+        /// The record's new head.
+        head: Option<Box<Head>>,
+        /// Now.
+        now: DateTime<Utc>,
+    },
+    /// [`Store::save_snapshot`]. Reply: [`BatchReply::Done`].
+    SaveSnapshot(Box<Snapshot>),
+    /// [`Store::save_cursor`]. Reply: [`BatchReply::Done`].
+    SaveCursor {
+        /// The stream.
+        stream: StreamKey,
+        /// Where it stands.
+        state: CursorState,
+        /// Now.
+        now: DateTime<Utc>,
+    },
+    /// [`Store::head`], read after the batch's earlier steps. Reply: [`BatchReply::Head`].
+    Head(RecordKey),
+}
+
+/// The answer to one [`BatchOp`], at the same position.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum BatchReply {
+    /// A write with no answer.
+    Done,
+    /// How many raw payloads were new.
+    Archived(usize),
+    /// The answer to a claim.
+    Claim(Claim),
+    /// A head.
+    Head(Option<Head>),
+}
+
+/// Runs a batch one step at a time through the store's own methods: the default of
+/// [`Store::write_batch`] for stores that do not implement it (each step atomic, in order).
+pub async fn write_batch_sequentially<S: Store + ?Sized>(
+    store: &S,
+    ops: Vec<BatchOp>,
+) -> Result<Vec<BatchReply>> {
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        out.push(match op {
+            BatchOp::ArchiveRaw { records, now } => {
+                BatchReply::Archived(store.archive_raw(&records, now).await?)
+            }
+            BatchOp::Claim(req) => BatchReply::Claim(store.claim(&req).await?),
+            BatchOp::Finish {
+                key,
+                outcome,
+                lineage,
+                now,
+            } => {
+                store.finish(&key, &outcome, lineage.as_deref(), now).await?;
+                BatchReply::Done
+            }
+            BatchOp::CompleteEvent {
+                key,
+                outcome,
+                head,
+                now,
+            } => {
+                store
+                    .complete_event(&key, &outcome, head.as_deref(), now)
+                    .await?;
+                BatchReply::Done
+            }
+            BatchOp::SaveSnapshot(s) => {
+                store.save_snapshot(&s).await?;
+                BatchReply::Done
+            }
+            BatchOp::SaveCursor { stream, state, now } => {
+                store.save_cursor(&stream, &state, now).await?;
+                BatchReply::Done
+            }
+            BatchOp::Head(record) => BatchReply::Head(store.head(&record).await?),
+        });
+    }
+    Ok(out)
+}
+
 /// The durable state of the pipeline. Object-safe: use it as `Arc<dyn Store>`.
 ///
 /// Every write is atomic; the composite writes ([`Store::finish`], [`Store::complete_event`])
@@ -657,6 +774,16 @@ pub trait Store: Send + Sync {
     async fn snapshots_of(&self, parent: &RecordKey) -> Result<Vec<Snapshot>> {
         let _ = parent;
         Err(Error::unsupported("snapshots_of"))
+    }
+
+    // --- batches ---
+
+    /// Runs `ops` in order and answers each, at the same position. The built-in backends run
+    /// the whole batch in **one transaction** (all or nothing) with prepared statements; the
+    /// default runs the steps one by one through the methods above (each step atomic, a crash
+    /// leaves a prefix applied — a state the one-by-one calls could also have left).
+    async fn write_batch(&self, ops: Vec<BatchOp>) -> Result<Vec<BatchReply>> {
+        write_batch_sequentially(self, ops).await
     }
 
     // --- webhook deliveries (schema version 4) ---

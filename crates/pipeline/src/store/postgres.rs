@@ -366,6 +366,331 @@ async fn insert_lineage(c: &impl GenericClient, l: &Lineage) -> Result<()> {
     Ok(())
 }
 
+/// A page of raw payloads as one multi-row `INSERT` (arrays unnested server-side): one
+/// statement and one round trip per page, whatever its size.
+const RAW_UNNEST: &str = "INSERT INTO ms_raw (hash, media_type, source, bytes, first_seen) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[]) \
+     ON CONFLICT (hash) DO NOTHING";
+
+struct RawColumns {
+    hash: Vec<String>,
+    media_type: Vec<String>,
+    source: Vec<Option<String>>,
+    bytes: Vec<Vec<u8>>,
+    first_seen: Vec<i64>,
+}
+
+impl RawColumns {
+    fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.hash,
+            &self.media_type,
+            &self.source,
+            &self.bytes,
+            &self.first_seen,
+        ]
+    }
+}
+
+fn raw_columns(records: &[RawRecord], now: DateTime<Utc>) -> Result<RawColumns> {
+    let mut cols = RawColumns {
+        hash: Vec::with_capacity(records.len()),
+        media_type: Vec::with_capacity(records.len()),
+        source: Vec::with_capacity(records.len()),
+        bytes: Vec::with_capacity(records.len()),
+        first_seen: Vec::with_capacity(records.len()),
+    };
+    for r in records {
+        cols.hash.push(r.content_hash.as_str().to_owned());
+        cols.media_type.push(r.media_type.clone());
+        cols.source.push(r.source.clone());
+        cols.bytes.push(r.bytes.clone());
+        cols.first_seen.push(micros(now));
+    }
+    Ok(cols)
+}
+
+/// Statements prepared once per batch (a batch runs the same few statements for every
+/// record of a page).
+struct Prepared<'a, 't> {
+    tx: &'a tokio_postgres::Transaction<'t>,
+    cache: std::collections::HashMap<&'static str, tokio_postgres::Statement>,
+}
+
+impl Prepared<'_, '_> {
+    async fn stmt(&mut self, sql: &'static str) -> Result<tokio_postgres::Statement> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql).await.map_err(map_err)?;
+        self.cache.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    async fn execute(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let s = self.stmt(sql).await?;
+        self.tx.execute(&s, params).await.map_err(map_err)
+    }
+
+    async fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>> {
+        let s = self.stmt(sql).await?;
+        self.tx.query_opt(&s, params).await.map_err(map_err)
+    }
+}
+
+fn leaked(sql: String) -> &'static str {
+    // Built once per process (the column lists are constants), so this never grows.
+    Box::leak(sql.into_boxed_str())
+}
+
+static LEDGER_BY_KEY: std::sync::LazyLock<&'static str> = std::sync::LazyLock::new(|| {
+    leaked(format!("SELECT {LEDGER_COLS} FROM ms_ledger WHERE key = $1"))
+});
+
+static LINEAGE_INSERT: std::sync::LazyLock<&'static str> = std::sync::LazyLock::new(|| {
+    leaked(format!(
+        "INSERT INTO ms_lineage ({LINEAGE_COLS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         ON CONFLICT (document_key) DO NOTHING"
+    ))
+});
+
+const CLAIM_IN_BATCH: &str = "INSERT INTO ms_ledger (key, scope, state, owner, lease_until, attempts, \
+     created_at, updated_at) VALUES ($1, $2, 'pending', $3, $4, 1, $5, $5) \
+     ON CONFLICT (key) DO NOTHING";
+const END_LEDGER: &str = "UPDATE ms_ledger SET state = $2, erp_document = COALESCE($3, erp_document), \
+     reason = $4, updated_at = $5 WHERE key = $1";
+const HEAD_UPSERT: &str = "INSERT INTO ms_head (channel, shop, kind, external_id, revision, event_key, \
+     state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+     ON CONFLICT (channel, shop, kind, external_id) DO UPDATE SET \
+     revision = excluded.revision, event_key = excluded.event_key, \
+     state = excluded.state, updated_at = excluded.updated_at";
+const RESOLVE_OPEN: &str = "UPDATE ms_exception SET status = 'resolved', last_seen = $5 \
+     WHERE channel = $1 AND shop = $2 AND kind = $3 AND external_id = $4 AND status = 'open'";
+const SNAPSHOT_UPSERT: &str = "INSERT INTO ms_snapshot (channel, shop, kind, external_id, revision, \
+     parent_channel, parent_shop, parent_kind, parent_id, body, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+     ON CONFLICT (channel, shop, kind, external_id) DO UPDATE SET \
+     revision = excluded.revision, parent_channel = excluded.parent_channel, \
+     parent_shop = excluded.parent_shop, parent_kind = excluded.parent_kind, \
+     parent_id = excluded.parent_id, body = excluded.body, updated_at = excluded.updated_at";
+const CURSOR_UPSERT: &str = "INSERT INTO ms_cursor (channel, shop, stream, watermark, win_start, \
+     win_end, page, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+     ON CONFLICT (channel, shop, stream) DO UPDATE SET watermark = excluded.watermark, \
+     win_start = excluded.win_start, win_end = excluded.win_end, page = excluded.page, \
+     updated_at = excluded.updated_at";
+const HEAD_SELECT: &str = "SELECT revision, event_key, state, updated_at FROM ms_head \
+     WHERE channel = $1 AND shop = $2 AND kind = $3 AND external_id = $4";
+
+/// One step of a batch, inside its transaction. A claim is `INSERT … ON CONFLICT DO NOTHING`
+/// (the primary key still decides; a violation would abort the whole transaction here).
+async fn apply_op(p: &mut Prepared<'_, '_>, op: &BatchOp) -> Result<BatchReply> {
+    Ok(match op {
+        BatchOp::ArchiveRaw { records, now } => {
+            if records.is_empty() {
+                return Ok(BatchReply::Archived(0));
+            }
+            let cols = raw_columns(records, *now)?;
+            let n = p.execute(RAW_UNNEST, &cols.params()).await?;
+            BatchReply::Archived(usize::try_from(n).unwrap_or(usize::MAX))
+        }
+        BatchOp::Claim(req) => {
+            let now = micros(req.now);
+            let inserted = p
+                .execute(
+                    CLAIM_IN_BATCH,
+                    &[
+                        &req.key.as_str(),
+                        &req.scope,
+                        &req.owner,
+                        &micros(req.lease_until()),
+                        &now,
+                    ],
+                )
+                .await?;
+            let row = p
+                .query_opt(*LEDGER_BY_KEY, &[&req.key.as_str()])
+                .await?
+                .ok_or_else(|| corrupt("ledger entry vanished after claim"))?;
+            let entry = ledger_from(&row)?;
+            BatchReply::Claim(if inserted == 1 {
+                Claim::Acquired(entry)
+            } else {
+                Claim::Existing(entry)
+            })
+        }
+        BatchOp::Finish {
+            key,
+            outcome,
+            lineage,
+            now,
+        } => {
+            end_ledger_p(p, key, outcome, *now).await?;
+            if let Some(l) = lineage {
+                let revision = revision_json(&l.revision)?;
+                let channel = l.record.channel.name();
+                let line = l.settlement_line.map(i64::from);
+                p.execute(
+                    *LINEAGE_INSERT,
+                    &[
+                        &l.document_key.as_str(),
+                        &l.event_key.as_str(),
+                        &channel,
+                        &l.record.shop.as_str(),
+                        &l.record.kind.name(),
+                        &l.record.external_id,
+                        &revision,
+                        &l.content_hash.as_ref().map(ContentHash::as_str),
+                        &l.role,
+                        &l.erp_document.as_str(),
+                        &l.erp_kind,
+                        &l.rulebook_version,
+                        &l.settlement_id,
+                        &line,
+                        &l.payout_id,
+                        &micros(l.at),
+                    ],
+                )
+                .await?;
+            }
+            BatchReply::Done
+        }
+        BatchOp::CompleteEvent {
+            key,
+            outcome,
+            head,
+            now,
+        } => {
+            end_ledger_p(p, key, outcome, *now).await?;
+            if let Some(h) = head {
+                let r = &h.record;
+                let channel = r.channel.name();
+                p.execute(
+                    HEAD_UPSERT,
+                    &[
+                        &channel,
+                        &r.shop.as_str(),
+                        &r.kind.name(),
+                        &r.external_id,
+                        &revision_json(&h.revision)?,
+                        &h.event_key.as_str(),
+                        &json_text(&h.state),
+                        &micros(h.updated_at),
+                    ],
+                )
+                .await?;
+                if matches!(outcome, Outcome::Posted(_)) {
+                    p.execute(
+                        RESOLVE_OPEN,
+                        &[
+                            &channel,
+                            &r.shop.as_str(),
+                            &r.kind.name(),
+                            &r.external_id,
+                            &micros(*now),
+                        ],
+                    )
+                    .await?;
+                }
+            }
+            BatchReply::Done
+        }
+        BatchOp::SaveSnapshot(s) => {
+            let (pc, ps, pk, pid) = parent_cols(s);
+            let r = &s.record;
+            p.execute(
+                SNAPSHOT_UPSERT,
+                &[
+                    &r.channel.name(),
+                    &r.shop.as_str(),
+                    &r.kind.name(),
+                    &r.external_id,
+                    &revision_json(&s.revision)?,
+                    &pc,
+                    &ps,
+                    &pk,
+                    &pid,
+                    &s.stored_body(),
+                    &micros(s.updated_at),
+                ],
+            )
+            .await?;
+            BatchReply::Done
+        }
+        BatchOp::SaveCursor { stream, state, now } => {
+            let (ws, we) = window_parts(state.window.as_ref());
+            p.execute(
+                CURSOR_UPSERT,
+                &[
+                    &stream.channel.name(),
+                    &stream.shop.as_str(),
+                    &stream.stream,
+                    &state.watermark.map(micros),
+                    &ws,
+                    &we,
+                    &state.page.as_ref().map(Cursor::as_str),
+                    &micros(*now),
+                ],
+            )
+            .await?;
+            BatchReply::Done
+        }
+        BatchOp::Head(record) => {
+            let row = p
+                .query_opt(
+                    HEAD_SELECT,
+                    &[
+                        &record.channel.name(),
+                        &record.shop.as_str(),
+                        &record.kind.name(),
+                        &record.external_id,
+                    ],
+                )
+                .await?;
+            BatchReply::Head(
+                row.map(|r| -> Result<Head> {
+                    let rev: String = get(&r, 0)?;
+                    let key: String = get(&r, 1)?;
+                    let state: String = get(&r, 2)?;
+                    Ok(Head {
+                        record: record.clone(),
+                        revision: parse_revision(&rev)?,
+                        event_key: parse_key(&key)?,
+                        state: parse_json(&state)?,
+                        updated_at: from_micros(get(&r, 3)?)?,
+                    })
+                })
+                .transpose()?,
+            )
+        }
+    })
+}
+
+async fn end_ledger_p(
+    p: &mut Prepared<'_, '_>,
+    key: &IdempotencyKey,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (state, doc, reason) = outcome.parts();
+    let n = p
+        .execute(
+            END_LEDGER,
+            &[&key.as_str(), &state.as_str(), &doc, &reason, &micros(now)],
+        )
+        .await?;
+    if n == 0 {
+        return Err(
+            Error::new(ErrorKind::NotFound, "no ledger entry to finish").with_context("key", key)
+        );
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
@@ -441,13 +766,11 @@ impl Store for PgStore {
         if records.is_empty() {
             return Ok(0);
         }
-        let mut c = self.conn().await;
-        let tx = c.transaction().await.map_err(map_err)?;
-        let mut n = 0;
-        for r in records {
-            n += insert_raw(&tx, r, now).await?;
-        }
-        tx.commit().await.map_err(map_err)?;
+        let c = self.conn().await;
+        let n = c
+            .execute(RAW_UNNEST, &raw_columns(records, now)?.params())
+            .await
+            .map_err(map_err)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -867,6 +1190,26 @@ impl Store for PgStore {
                 Ok((reason_from_str(&reason), u64::try_from(n).unwrap_or(0)))
             })
             .collect()
+    }
+
+    async fn write_batch(&self, ops: Vec<BatchOp>) -> Result<Vec<BatchReply>> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut c = self.conn().await;
+        let tx = c.transaction().await.map_err(map_err)?;
+        let mut out = Vec::with_capacity(ops.len());
+        {
+            let mut p = Prepared {
+                tx: &tx,
+                cache: std::collections::HashMap::new(),
+            };
+            for op in &ops {
+                out.push(apply_op(&mut p, op).await?);
+            }
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(out)
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<()> {

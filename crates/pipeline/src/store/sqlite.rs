@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use marketsync_core::{
     ContentHash, Cursor, Error, ErrorKind, IdempotencyKey, RawRecord, ReasonCode, Result,
 };
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::migrations::{BOOTSTRAP, MIGRATIONS};
 use super::rows::*;
@@ -242,7 +242,7 @@ fn get_ledger(conn: &Connection, key: &str) -> Result<Option<LedgerEntry>> {
     .transpose()
 }
 
-fn insert_raw(tx: &Transaction<'_>, r: &RawRecord, now: DateTime<Utc>) -> Result<usize> {
+fn insert_raw(tx: &Connection, r: &RawRecord, now: DateTime<Utc>) -> Result<usize> {
     tx.exec(
         "INSERT INTO ms_raw (hash, media_type, source, bytes, first_seen) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (hash) DO NOTHING",
@@ -258,7 +258,7 @@ fn insert_raw(tx: &Transaction<'_>, r: &RawRecord, now: DateTime<Utc>) -> Result
 }
 
 fn end_ledger(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     key: &IdempotencyKey,
     outcome: &Outcome,
     now: DateTime<Utc>,
@@ -279,7 +279,7 @@ fn end_ledger(
     Ok(())
 }
 
-fn insert_lineage(tx: &Transaction<'_>, l: &Lineage) -> Result<()> {
+fn insert_lineage(tx: &Connection, l: &Lineage) -> Result<()> {
     tx.exec(
         &format!(
             "INSERT INTO ms_lineage ({LINEAGE_COLS}) VALUES \
@@ -307,6 +307,219 @@ fn insert_lineage(tx: &Transaction<'_>, l: &Lineage) -> Result<()> {
     )
     .map_err(map_err)?;
     Ok(())
+}
+
+fn cursor_in(c: &Connection, s: &StreamKey, st: &CursorState, now: DateTime<Utc>) -> Result<()> {
+    let (ws, we) = window_parts(st.window.as_ref());
+    c.exec(
+        "INSERT INTO ms_cursor (channel, shop, stream, watermark, win_start, win_end, page, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (channel, shop, stream) DO UPDATE SET watermark = excluded.watermark, \
+         win_start = excluded.win_start, win_end = excluded.win_end, page = excluded.page, \
+         updated_at = excluded.updated_at",
+        params![
+            s.channel.name(),
+            s.shop.as_str(),
+            s.stream,
+            st.watermark.map(micros),
+            ws,
+            we,
+            st.page.as_ref().map(Cursor::as_str),
+            micros(now)
+        ],
+    )
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// A claim: the primary key decides (a losing `INSERT` is "already processed"). Inside a
+/// batch's transaction SQLite rolls back only the failed statement, so the batch goes on.
+fn claim_in(c: &Connection, req: &ClaimRequest) -> Result<Claim> {
+    let now = micros(req.now);
+    let inserted = c
+        .exec(
+            "INSERT INTO ms_ledger (key, scope, state, owner, lease_until, attempts, created_at, updated_at) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, 1, ?5, ?5)",
+            params![
+                req.key.as_str(),
+                req.scope,
+                req.owner,
+                micros(req.lease_until()),
+                now
+            ],
+        )
+        .map_err(map_err);
+    let acquired = match inserted {
+        Ok(_) => true,
+        Err(e) if is_already_processed(&e) => false,
+        Err(e) => return Err(e),
+    };
+    let entry = get_ledger(c, req.key.as_str())?
+        .ok_or_else(|| corrupt("ledger entry vanished after claim"))?;
+    Ok(if acquired {
+        Claim::Acquired(entry)
+    } else {
+        Claim::Existing(entry)
+    })
+}
+
+fn finish_in(
+    c: &Connection,
+    key: &IdempotencyKey,
+    outcome: &Outcome,
+    lineage: Option<&Lineage>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    end_ledger(c, key, outcome, now)?;
+    if let Some(l) = lineage {
+        insert_lineage(c, l)?;
+    }
+    Ok(())
+}
+
+fn head_in(c: &Connection, rk: &RecordKey) -> Result<Option<Head>> {
+    let row: Option<(String, String, String, i64)> = c
+        .row(
+            "SELECT revision, event_key, state, updated_at FROM ms_head \
+             WHERE channel = ?1 AND shop = ?2 AND kind = ?3 AND external_id = ?4",
+            params![
+                rk.channel.name(),
+                rk.shop.as_str(),
+                rk.kind.name(),
+                rk.external_id
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .map_err(map_err)?;
+    row.map(|(rev, key, state, at)| {
+        Ok(Head {
+            record: rk.clone(),
+            revision: parse_revision(&rev)?,
+            event_key: parse_key(&key)?,
+            state: parse_json(&state)?,
+            updated_at: from_micros(at)?,
+        })
+    })
+    .transpose()
+}
+
+fn complete_in(
+    c: &Connection,
+    key: &IdempotencyKey,
+    outcome: &Outcome,
+    head: Option<&Head>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    end_ledger(c, key, outcome, now)?;
+    if let Some(h) = head {
+        let r = &h.record;
+        c.exec(
+            "INSERT INTO ms_head (channel, shop, kind, external_id, revision, event_key, state, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (channel, shop, kind, external_id) DO UPDATE SET \
+             revision = excluded.revision, event_key = excluded.event_key, \
+             state = excluded.state, updated_at = excluded.updated_at",
+            params![
+                r.channel.name(),
+                r.shop.as_str(),
+                r.kind.name(),
+                r.external_id,
+                revision_json(&h.revision)?,
+                h.event_key.as_str(),
+                json_text(&h.state),
+                micros(h.updated_at)
+            ],
+        )
+        .map_err(map_err)?;
+        if matches!(outcome, Outcome::Posted(_)) {
+            c.exec(
+                "UPDATE ms_exception SET status = 'resolved', last_seen = ?5 \
+                 WHERE channel = ?1 AND shop = ?2 AND kind = ?3 AND external_id = ?4 \
+                 AND status = 'open'",
+                params![
+                    r.channel.name(),
+                    r.shop.as_str(),
+                    r.kind.name(),
+                    r.external_id,
+                    micros(now)
+                ],
+            )
+            .map_err(map_err)?;
+        }
+    }
+    Ok(())
+}
+
+fn snapshot_in(c: &Connection, s: &Snapshot) -> Result<()> {
+    let (pc, ps, pk, pid) = parent_cols(s);
+    let r = &s.record;
+    c.exec(
+        "INSERT INTO ms_snapshot (channel, shop, kind, external_id, revision, parent_channel, \
+         parent_shop, parent_kind, parent_id, body, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+         ON CONFLICT (channel, shop, kind, external_id) DO UPDATE SET \
+         revision = excluded.revision, parent_channel = excluded.parent_channel, \
+         parent_shop = excluded.parent_shop, parent_kind = excluded.parent_kind, \
+         parent_id = excluded.parent_id, body = excluded.body, \
+         updated_at = excluded.updated_at",
+        params![
+            r.channel.name(),
+            r.shop.as_str(),
+            r.kind.name(),
+            r.external_id,
+            revision_json(&s.revision)?,
+            pc,
+            ps,
+            pk,
+            pid,
+            s.stored_body(),
+            micros(s.updated_at)
+        ],
+    )
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// One step of a batch, inside its transaction.
+fn apply_op(c: &Connection, op: &BatchOp) -> Result<BatchReply> {
+    Ok(match op {
+        BatchOp::ArchiveRaw { records, now } => {
+            let mut n = 0;
+            for r in records {
+                n += insert_raw(c, r, *now)?;
+            }
+            BatchReply::Archived(n)
+        }
+        BatchOp::Claim(req) => BatchReply::Claim(claim_in(c, req)?),
+        BatchOp::Finish {
+            key,
+            outcome,
+            lineage,
+            now,
+        } => {
+            finish_in(c, key, outcome, lineage.as_deref(), *now)?;
+            BatchReply::Done
+        }
+        BatchOp::CompleteEvent {
+            key,
+            outcome,
+            head,
+            now,
+        } => {
+            complete_in(c, key, outcome, head.as_deref(), *now)?;
+            BatchReply::Done
+        }
+        BatchOp::SaveSnapshot(s) => {
+            snapshot_in(c, s)?;
+            BatchReply::Done
+        }
+        BatchOp::SaveCursor { stream, state, now } => {
+            cursor_in(c, stream, state, *now)?;
+            BatchReply::Done
+        }
+        BatchOp::Head(record) => BatchReply::Head(head_in(c, record)?),
+    })
 }
 
 #[async_trait]
@@ -359,29 +572,7 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         let s = stream.clone();
         let st = state.clone();
-        self.with(move |c| {
-            let (ws, we) = window_parts(st.window.as_ref());
-            c.exec(
-                "INSERT INTO ms_cursor (channel, shop, stream, watermark, win_start, win_end, page, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                 ON CONFLICT (channel, shop, stream) DO UPDATE SET watermark = excluded.watermark, \
-                 win_start = excluded.win_start, win_end = excluded.win_end, page = excluded.page, \
-                 updated_at = excluded.updated_at",
-                params![
-                    s.channel.name(),
-                    s.shop.as_str(),
-                    s.stream,
-                    st.watermark.map(micros),
-                    ws,
-                    we,
-                    st.page.as_ref().map(Cursor::as_str),
-                    micros(now)
-                ],
-            )
-            .map_err(map_err)?;
-            Ok(())
-        })
-        .await
+        self.with(move |c| cursor_in(c, &s, &st, now)).await
     }
 
     async fn archive_raw(&self, records: &[RawRecord], now: DateTime<Utc>) -> Result<usize> {
@@ -440,35 +631,7 @@ impl Store for SqliteStore {
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Claim> {
         let req = request.clone();
-        self.with(move |c| {
-            let now = micros(req.now);
-            let inserted = c
-                .exec(
-                    "INSERT INTO ms_ledger (key, scope, state, owner, lease_until, attempts, created_at, updated_at) \
-                     VALUES (?1, ?2, 'pending', ?3, ?4, 1, ?5, ?5)",
-                    params![
-                        req.key.as_str(),
-                        req.scope,
-                        req.owner,
-                        micros(req.lease_until()),
-                        now
-                    ],
-                )
-                .map_err(map_err);
-            let acquired = match inserted {
-                Ok(_) => true,
-                Err(e) if is_already_processed(&e) => false,
-                Err(e) => return Err(e),
-            };
-            let entry = get_ledger(c, req.key.as_str())?
-                .ok_or_else(|| corrupt("ledger entry vanished after claim"))?;
-            Ok(if acquired {
-                Claim::Acquired(entry)
-            } else {
-                Claim::Existing(entry)
-            })
-        })
-        .await
+        self.with(move |c| claim_in(c, &req)).await
     }
 
     async fn take_over(&self, request: &ClaimRequest) -> Result<Option<LedgerEntry>> {
@@ -507,10 +670,7 @@ impl Store for SqliteStore {
         let (key, outcome, lineage) = (key.clone(), outcome.clone(), lineage.cloned());
         self.with(move |c| {
             let tx = c.transaction().map_err(map_err)?;
-            end_ledger(&tx, &key, &outcome, now)?;
-            if let Some(l) = &lineage {
-                insert_lineage(&tx, l)?;
-            }
+            finish_in(&tx, &key, &outcome, lineage.as_ref(), now)?;
             tx.commit().map_err(map_err)
         })
         .await
@@ -541,33 +701,7 @@ impl Store for SqliteStore {
 
     async fn head(&self, record: &RecordKey) -> Result<Option<Head>> {
         let rk = record.clone();
-        self.with(move |c| {
-            let row: Option<(String, String, String, i64)> = c
-                .row(
-                    "SELECT revision, event_key, state, updated_at FROM ms_head \
-                     WHERE channel = ?1 AND shop = ?2 AND kind = ?3 AND external_id = ?4",
-                    params![
-                        rk.channel.name(),
-                        rk.shop.as_str(),
-                        rk.kind.name(),
-                        rk.external_id
-                    ],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()
-                .map_err(map_err)?;
-            row.map(|(rev, key, state, at)| {
-                Ok(Head {
-                    record: rk.clone(),
-                    revision: parse_revision(&rev)?,
-                    event_key: parse_key(&key)?,
-                    state: parse_json(&state)?,
-                    updated_at: from_micros(at)?,
-                })
-            })
-            .transpose()
-        })
-        .await
+        self.with(move |c| head_in(c, &rk)).await
     }
 
     async fn complete_event(
@@ -580,43 +714,7 @@ impl Store for SqliteStore {
         let (key, outcome, head) = (event_key.clone(), outcome.clone(), head.cloned());
         self.with(move |c| {
             let tx = c.transaction().map_err(map_err)?;
-            end_ledger(&tx, &key, &outcome, now)?;
-            if let Some(h) = &head {
-                let r = &h.record;
-                tx.exec(
-                    "INSERT INTO ms_head (channel, shop, kind, external_id, revision, event_key, state, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                     ON CONFLICT (channel, shop, kind, external_id) DO UPDATE SET \
-                     revision = excluded.revision, event_key = excluded.event_key, \
-                     state = excluded.state, updated_at = excluded.updated_at",
-                    params![
-                        r.channel.name(),
-                        r.shop.as_str(),
-                        r.kind.name(),
-                        r.external_id,
-                        revision_json(&h.revision)?,
-                        h.event_key.as_str(),
-                        json_text(&h.state),
-                        micros(h.updated_at)
-                    ],
-                )
-                .map_err(map_err)?;
-                if matches!(outcome, Outcome::Posted(_)) {
-                    tx.exec(
-                        "UPDATE ms_exception SET status = 'resolved', last_seen = ?5 \
-                         WHERE channel = ?1 AND shop = ?2 AND kind = ?3 AND external_id = ?4 \
-                         AND status = 'open'",
-                        params![
-                            r.channel.name(),
-                            r.shop.as_str(),
-                            r.kind.name(),
-                            r.external_id,
-                            micros(now)
-                        ],
-                    )
-                    .map_err(map_err)?;
-                }
-            }
+            complete_in(&tx, &key, &outcome, head.as_ref(), now)?;
             tx.commit().map_err(map_err)
         })
         .await
@@ -856,34 +954,21 @@ impl Store for SqliteStore {
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
         let s = snapshot.clone();
+        self.with(move |c| snapshot_in(c, &s)).await
+    }
+
+    async fn write_batch(&self, ops: Vec<BatchOp>) -> Result<Vec<BatchReply>> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
         self.with(move |c| {
-            let (pc, ps, pk, pid) = parent_cols(&s);
-            let r = &s.record;
-            c.exec(
-                "INSERT INTO ms_snapshot (channel, shop, kind, external_id, revision, parent_channel, \
-                 parent_shop, parent_kind, parent_id, body, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-                 ON CONFLICT (channel, shop, kind, external_id) DO UPDATE SET \
-                 revision = excluded.revision, parent_channel = excluded.parent_channel, \
-                 parent_shop = excluded.parent_shop, parent_kind = excluded.parent_kind, \
-                 parent_id = excluded.parent_id, body = excluded.body, \
-                 updated_at = excluded.updated_at",
-                params![
-                    r.channel.name(),
-                    r.shop.as_str(),
-                    r.kind.name(),
-                    r.external_id,
-                    revision_json(&s.revision)?,
-                    pc,
-                    ps,
-                    pk,
-                    pid,
-                    s.stored_body(),
-                    micros(s.updated_at)
-                ],
-            )
-            .map_err(map_err)?;
-            Ok(())
+            let tx = c.transaction().map_err(map_err)?;
+            let mut out = Vec::with_capacity(ops.len());
+            for op in &ops {
+                out.push(apply_op(&tx, op)?);
+            }
+            tx.commit().map_err(map_err)?;
+            Ok(out)
         })
         .await
     }

@@ -68,8 +68,8 @@ use tokio::sync::Notify;
 use crate::clock::{Clock, Sleeper, SystemClock, TokioSleeper};
 use crate::retry::{Decision, RetryPolicy};
 use crate::store::{
-    Claim, ClaimRequest, CursorState, ExceptionStatus, Head, LedgerState, Lineage, NewAudit,
-    NewException, Outcome, RecordKey, Store, StreamKey,
+    BatchOp, BatchReply, Claim, ClaimRequest, CursorState, ExceptionStatus, Head, LedgerState,
+    Lineage, NewAudit, NewException, Outcome, RecordKey, Store, StreamKey,
 };
 
 mod flows;
@@ -448,6 +448,35 @@ pub(crate) struct Doc {
     pub(crate) role: &'static str,
     pub(crate) key: IdempotencyKey,
     pub(crate) request: DocRequest,
+}
+
+/// A validated journal document.
+pub(crate) fn journal_doc(
+    role: &'static str,
+    key: IdempotencyKey,
+    entry: JournalEntry,
+) -> std::result::Result<Doc, Fail> {
+    entry.validate().map_err(|e| Fail::Record(e.into()))?;
+    Ok(Doc {
+        role,
+        request: DocRequest::Journal(Box::new(JournalRequest::new(key.clone(), entry))),
+        key,
+    })
+}
+
+/// Store writes queued behind the next durable write (write-behind).
+///
+/// Only one write must be durable before the ERP sees a request: the claim of the document's
+/// key (and of its event). Everything that records what already happened — a document's
+/// outcome and lineage, an event's completion, head and snapshot — is queued here and written
+/// in the same transaction as the next claim, or at the end of the page. A crash before that
+/// transaction leaves those documents and events `pending`: the restarted worker takes them
+/// over and looks each document up in the ERP before any write (the recovery every crash
+/// already relies on), so each document still exists exactly once. Every claim writes the
+/// queue first, so when the ERP sees a request, every earlier event is durably complete.
+#[derive(Debug, Default)]
+pub(crate) struct WriteBehind {
+    pub(crate) ops: Vec<BatchOp>,
 }
 
 /// Where a document comes from, for its lineage.
@@ -1048,16 +1077,83 @@ impl Engine {
         mode: Mode,
         report: &mut SyncReport,
     ) -> Result<()> {
+        // The page's outcomes, lineage, heads and snapshots ride with the next claim (see
+        // `WriteBehind`); what is left is written before the page counts as handled.
+        let mut queued = WriteBehind::default();
         for (order, raw) in self
             .accept_page(stream, EventKind::Order, window, page, report)
             .await?
         {
-            let o = self
-                .handle_order(stream, order, Some(&raw), Some(window), mode)
-                .await?;
-            report.count(&o);
+            match self
+                .handle_order_in(stream, order, Some(&raw), Some(window), mode, &mut queued)
+                .await
+            {
+                Ok(o) => report.count(&o),
+                Err(e) => {
+                    self.flush_after_error(&mut queued).await;
+                    return Err(e);
+                }
+            }
         }
-        Ok(())
+        self.flush(&mut queued).await
+    }
+
+    /// Writes what is queued, in one transaction.
+    pub(crate) async fn flush(&self, queued: &mut WriteBehind) -> Result<()> {
+        if queued.ops.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .write_batch(std::mem::take(&mut queued.ops))
+            .await
+            .map(|_| ())
+    }
+
+    /// After a failure, writes what earlier events queued (best effort: when even this fails,
+    /// those events stay `pending` and the next pass resumes them with a look-up, as after a
+    /// crash).
+    async fn flush_after_error(&self, queued: &mut WriteBehind) {
+        if let Err(e) = self.flush(queued).await {
+            tracing::warn!(kind = e.kind().name(), "queued store writes were not written");
+        }
+    }
+
+    /// Writes what is queued and then `ops`, in one transaction; the replies to `ops`.
+    async fn write_through(
+        &self,
+        queued: &mut WriteBehind,
+        ops: Vec<BatchOp>,
+    ) -> Result<Vec<BatchReply>> {
+        let before = queued.ops.len();
+        let mut all = std::mem::take(&mut queued.ops);
+        all.extend(ops);
+        let mut replies = self.store.write_batch(all).await?;
+        if replies.len() < before {
+            return Err(Error::new(
+                ErrorKind::Unexpected,
+                "the store answered fewer batch steps than it was given",
+            ));
+        }
+        Ok(replies.split_off(before))
+    }
+
+    /// Claims `request` after writing what is queued (one transaction).
+    async fn claim_through(
+        &self,
+        queued: &mut WriteBehind,
+        request: ClaimRequest,
+    ) -> Result<Claim> {
+        match self
+            .write_through(queued, vec![BatchOp::Claim(request)])
+            .await?
+            .pop()
+        {
+            Some(BatchReply::Claim(c)) => Ok(c),
+            _ => Err(Error::new(
+                ErrorKind::Unexpected,
+                "the store did not answer the claim",
+            )),
+        }
     }
 
     /// Handles one order event (from a page, a webhook or a work queue). Infrastructure
@@ -1096,18 +1192,65 @@ impl Engine {
         window: Option<TimeWindow>,
         mode: Mode,
     ) -> Result<EventOutcome> {
+        let mut queued = WriteBehind::default();
+        match self
+            .handle_order_in(stream, order, raw, window, mode, &mut queued)
+            .await
+        {
+            Ok(o) => {
+                self.flush(&mut queued).await?;
+                Ok(o)
+            }
+            Err(e) => {
+                self.flush_after_error(&mut queued).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Handles one order event, queueing its outcome writes in `queued` (written with the next
+    /// claim, or by the caller).
+    async fn handle_order_in(
+        &self,
+        stream: &StreamKey,
+        order: Order,
+        raw: Option<&RawRecord>,
+        window: Option<TimeWindow>,
+        mode: Mode,
+        queued: &mut WriteBehind,
+    ) -> Result<EventOutcome> {
         let env = Envelope::order(order, self.clock.now());
         let ev = env.idempotency_key.clone();
-        if let Some(outcome) = self.begin_event(&ev, "order_event", mode).await? {
-            return Ok(outcome);
-        }
         let rec = RecordKey {
             channel: env.channel.clone(),
             shop: env.shop.clone(),
             kind: EventKind::Order,
             external_id: env.external_id.clone(),
         };
-        let head = self.store.head(&rec).await?;
+        // One transaction: what earlier events queued, this event's claim, its record's head.
+        let req = self.claim_request(&ev, "order_event");
+        let mut replies = self
+            .write_through(
+                queued,
+                vec![BatchOp::Claim(req.clone()), BatchOp::Head(rec.clone())],
+            )
+            .await?
+            .into_iter();
+        let (Some(BatchReply::Claim(claim)), Some(BatchReply::Head(mut head))) =
+            (replies.next(), replies.next())
+        else {
+            return Err(Error::new(
+                ErrorKind::Unexpected,
+                "the store did not answer the claim and head read",
+            ));
+        };
+        if let Claim::Existing(e) = claim {
+            match self.resume_event(&req, &e, mode).await? {
+                Some(outcome) => return Ok(outcome),
+                // Taken over: read the head again, after the take-over.
+                None => head = self.store.head(&rec).await?,
+            }
+        }
         if let Some(h) = &head {
             let newer_done = h.event_key != ev
                 && matches!(
@@ -1115,14 +1258,12 @@ impl Engine {
                     Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
                 );
             if newer_done {
-                self.store
-                    .complete_event(
-                        &ev,
-                        &Outcome::Skipped("stale_revision".into()),
-                        None,
-                        self.clock.now(),
-                    )
-                    .await?;
+                queued.ops.push(BatchOp::CompleteEvent {
+                    key: ev.clone(),
+                    outcome: Outcome::Skipped("stale_revision".into()),
+                    head: None,
+                    now: self.clock.now(),
+                });
                 return Ok(EventOutcome::Stale);
             }
         }
@@ -1136,7 +1277,7 @@ impl Engine {
         let mut posted: Vec<PostedDoc> = Vec::new();
         let mut amended = false;
         let result = self
-            .post_order(&env, &prev, &mut state, &mut posted, &mut amended)
+            .post_order(&env, &prev, &mut state, &mut posted, &mut amended, queued)
             .await;
         let now = self.clock.now();
         let new_head = |state: &OrderState| -> Result<Head> {
@@ -1151,14 +1292,19 @@ impl Engine {
         };
         match result {
             Ok(()) => {
-                self.save_order_snapshot(&env).await?;
+                queued
+                    .ops
+                    .push(BatchOp::SaveSnapshot(Box::new(self.order_snapshot(&env)?)));
                 let outcome = match posted.last() {
                     Some(doc) => Outcome::Posted(doc.id.clone()),
                     None => Outcome::Skipped("no_accounting_effect".into()),
                 };
-                self.store
-                    .complete_event(&ev, &outcome, Some(&new_head(&state)?), now)
-                    .await?;
+                queued.ops.push(BatchOp::CompleteEvent {
+                    key: ev.clone(),
+                    outcome,
+                    head: Some(Box::new(new_head(&state)?)),
+                    now,
+                });
                 if let Some(source) = &self.atp {
                     // Reservations by ERP item (a line the mapper cannot resolve reserves
                     // under its own SKU).
@@ -1181,6 +1327,8 @@ impl Engine {
             }
             Err(Fail::Infra(e)) => Err(e),
             Err(Fail::Record(e)) => {
+                // Exceptions are rare: write what is queued first, then the exception row.
+                self.flush(queued).await?;
                 let reason = e.reason();
                 let x = self
                     .store
@@ -1202,16 +1350,14 @@ impl Engine {
                 let head = if posted.is_empty() {
                     None
                 } else {
-                    Some(new_head(&state)?)
+                    Some(Box::new(new_head(&state)?))
                 };
-                self.store
-                    .complete_event(
-                        &ev,
-                        &Outcome::Failed(reason.as_str().into_owned()),
-                        head.as_ref(),
-                        now,
-                    )
-                    .await?;
+                queued.ops.push(BatchOp::CompleteEvent {
+                    key: ev.clone(),
+                    outcome: Outcome::Failed(reason.as_str().into_owned()),
+                    head,
+                    now,
+                });
                 tracing::warn!(
                     stream = %stream, exception = x.id, reason = %reason,
                     kind = e.kind().name(), "order sent to the exception queue"
@@ -1228,6 +1374,7 @@ impl Engine {
         state: &mut OrderState,
         posted: &mut Vec<PostedDoc>,
         amended: &mut bool,
+        queued: &mut WriteBehind,
     ) -> std::result::Result<(), Fail> {
         let order = &env.payload;
         let src = Source::of_order(env);
@@ -1251,7 +1398,7 @@ impl Engine {
                 )),
                 key,
             };
-            let done = self.post_document(&doc, &src).await?;
+            let done = self.post_document_in(&doc, &src, queued).await?;
             state.sales_order = Some(done.id.clone());
             posted.push(done);
         }
@@ -1261,16 +1408,16 @@ impl Engine {
         if let Some(old) = &prev.accrual {
             let rev = self.reversal_at(old, order.updated_at)?;
             let key = env.idempotency_key.child("reversal");
-            let id = self.post_journal_doc("reversal", key, rev, &src).await?;
+            let doc = journal_doc("reversal", key, rev)?;
+            let id = self.post_document_in(&doc, &src, queued).await?;
             state.accrual = None;
             *amended = true;
             posted.push(id);
         }
         if let Some(new) = new_accrual {
             let key = env.idempotency_key.child("accrual");
-            let id = self
-                .post_journal_doc("accrual", key, new.clone(), &src)
-                .await?;
+            let doc = journal_doc("accrual", key, new.clone())?;
+            let id = self.post_document_in(&doc, &src, queued).await?;
             state.accrual = Some(new);
             posted.push(id);
         }
@@ -1328,26 +1475,44 @@ impl Engine {
         entry: JournalEntry,
         src: &Source,
     ) -> std::result::Result<PostedDoc, Fail> {
-        entry.validate().map_err(|e| Fail::Record(e.into()))?;
-        let doc = Doc {
-            role,
-            request: DocRequest::Journal(Box::new(JournalRequest::new(key.clone(), entry))),
-            key,
-        };
+        let doc = journal_doc(role, key, entry)?;
         self.post_document(&doc, src).await
     }
 
     /// Posts one document exactly once: claim its key, resume (look up first) if a previous
     /// attempt left it pending or failed, retry temporary errors, and never re-send a write
-    /// whose outcome is unknown without looking it up.
+    /// whose outcome is unknown without looking it up. Its outcome is written before this
+    /// returns.
     pub(crate) async fn post_document(
         &self,
         doc: &Doc,
         src: &Source,
     ) -> std::result::Result<PostedDoc, Fail> {
+        let mut queued = WriteBehind::default();
+        let result = self.post_document_in(doc, src, &mut queued).await;
+        match self.flush(&mut queued).await {
+            Ok(()) => result,
+            Err(e) => Err(Fail::Infra(e)),
+        }
+    }
+
+    /// [`Engine::post_document`], with the outcome queued in `queued` (written with the next
+    /// claim, or by the caller) instead of written at once.
+    pub(crate) async fn post_document_in(
+        &self,
+        doc: &Doc,
+        src: &Source,
+        queued: &mut WriteBehind,
+    ) -> std::result::Result<PostedDoc, Fail> {
         let req = self.claim_request(&doc.key, doc.role);
         let mut look_up_first = false;
-        match self.store.claim(&req).await.map_err(Fail::Infra)? {
+        // The claim must be durable before the ERP sees the request: it is written now,
+        // in one transaction with what earlier documents and events queued.
+        match self
+            .claim_through(queued, req.clone())
+            .await
+            .map_err(Fail::Infra)?
+        {
             Claim::Acquired(_) => {}
             Claim::Existing(e) => match e.state {
                 LedgerState::Posted | LedgerState::Skipped => {
@@ -1382,7 +1547,7 @@ impl Engine {
         loop {
             if look_up_first {
                 if let Some(id) = self.look_up(doc).await? {
-                    self.finish_posted(doc, src, &id).await?;
+                    self.finish_posted(doc, src, &id, queued);
                     return Ok(PostedDoc::existing(id));
                 }
             }
@@ -1393,7 +1558,7 @@ impl Engine {
             };
             let e = match result {
                 Ok(r) => {
-                    self.finish_posted(doc, src, &r.id).await?;
+                    self.finish_posted(doc, src, &r.id, queued);
                     return Ok(PostedDoc {
                         id: r.id,
                         created: r.created,
@@ -1408,7 +1573,7 @@ impl Engine {
             );
             if *e.kind() == ErrorKind::Conflict {
                 if let Some(id) = self.look_up(doc).await? {
-                    self.finish_posted(doc, src, &id).await?;
+                    self.finish_posted(doc, src, &id, queued);
                     return Ok(PostedDoc::existing(id));
                 }
             }
@@ -1426,20 +1591,17 @@ impl Engine {
                 Decision::GiveUp => {
                     if unknown && *e.kind() != ErrorKind::Conflict {
                         if let Some(id) = self.look_up(doc).await? {
-                            self.finish_posted(doc, src, &id).await?;
+                            self.finish_posted(doc, src, &id, queued);
                             return Ok(PostedDoc::existing(id));
                         }
                     }
                     let e = e.persist();
-                    self.store
-                        .finish(
-                            &doc.key,
-                            &Outcome::Failed(e.reason().as_str().into_owned()),
-                            None,
-                            self.clock.now(),
-                        )
-                        .await
-                        .map_err(Fail::Infra)?;
+                    queued.ops.push(BatchOp::Finish {
+                        key: doc.key.clone(),
+                        outcome: Outcome::Failed(e.reason().as_str().into_owned()),
+                        lineage: None,
+                        now: self.clock.now(),
+                    });
                     return Err(Fail::Record(e));
                 }
             }
@@ -1461,12 +1623,13 @@ impl Engine {
         }
     }
 
-    async fn finish_posted(
+    fn finish_posted(
         &self,
         doc: &Doc,
         src: &Source,
         id: &ErpDocumentId,
-    ) -> std::result::Result<(), Fail> {
+        queued: &mut WriteBehind,
+    ) {
         let (erp_kind, rulebook_version) = match doc.request {
             DocRequest::SalesOrder(_) => (ErpDocumentKind::SalesOrder, None),
             DocRequest::Refund(_) => (ErpDocumentKind::Refund, None),
@@ -1494,15 +1657,12 @@ impl Engine {
             },
             at: self.clock.now(),
         };
-        self.store
-            .finish(
-                &doc.key,
-                &Outcome::Posted(id.clone()),
-                Some(&lineage),
-                self.clock.now(),
-            )
-            .await
-            .map_err(Fail::Infra)
+        queued.ops.push(BatchOp::Finish {
+            key: doc.key.clone(),
+            outcome: Outcome::Posted(id.clone()),
+            lineage: Some(Box::new(lineage)),
+            now: self.clock.now(),
+        });
     }
 
     pub(crate) async fn with_retry<T, F, Fut>(&self, op: &'static str, mut f: F) -> Result<T>

@@ -213,17 +213,28 @@ impl Engine {
         let req = self.claim_request(ev, scope);
         Ok(match self.store.claim(&req).await? {
             Claim::Acquired(_) => None,
-            Claim::Existing(e) => match e.state {
-                LedgerState::Posted | LedgerState::Skipped => Some(EventOutcome::Duplicate),
-                LedgerState::Failed if mode == Mode::Sync => Some(EventOutcome::KnownFailure),
-                LedgerState::Failed | LedgerState::Pending => {
-                    if self.store.take_over(&req).await?.is_none() {
-                        Some(EventOutcome::InFlight)
-                    } else {
-                        None
-                    }
+            Claim::Existing(e) => self.resume_event(&req, &e, mode).await?,
+        })
+    }
+
+    /// An event whose claim found `existing`: `Some(outcome)` when it must not be handled now,
+    /// `None` when this worker took it over.
+    pub(crate) async fn resume_event(
+        &self,
+        req: &crate::store::ClaimRequest,
+        existing: &crate::store::LedgerEntry,
+        mode: Mode,
+    ) -> Result<Option<EventOutcome>> {
+        Ok(match existing.state {
+            LedgerState::Posted | LedgerState::Skipped => Some(EventOutcome::Duplicate),
+            LedgerState::Failed if mode == Mode::Sync => Some(EventOutcome::KnownFailure),
+            LedgerState::Failed | LedgerState::Pending => {
+                if self.store.take_over(req).await?.is_none() {
+                    Some(EventOutcome::InFlight)
+                } else {
+                    None
                 }
-            },
+            }
         })
     }
 
@@ -390,19 +401,18 @@ impl Engine {
 
     /// Keeps an order's canonical form (buyer and address stripped) for the refunds that will
     /// name it. Written before the event completes, so a completed order always has one.
-    pub(super) async fn save_order_snapshot(&self, env: &Envelope<Order>) -> Result<()> {
+    /// The snapshot of an order event: its canonical form without buyer and address.
+    pub(super) fn order_snapshot(&self, env: &Envelope<Order>) -> Result<Snapshot> {
         let mut order = env.payload.clone();
         order.buyer = None;
         order.ship_to = None;
-        self.store
-            .save_snapshot(&Snapshot {
-                record: record_of(env),
-                revision: env.revision.clone(),
-                parent: None,
-                body: serde_json::to_value(&order).map_err(unexpected)?,
-                updated_at: self.clock.now(),
-            })
-            .await
+        Ok(Snapshot {
+            record: record_of(env),
+            revision: env.revision.clone(),
+            parent: None,
+            body: serde_json::to_value(&order).map_err(unexpected)?,
+            updated_at: self.clock.now(),
+        })
     }
 
     // ---- refunds ----

@@ -68,8 +68,8 @@ use tokio::sync::Notify;
 use crate::clock::{Clock, Sleeper, SystemClock, TokioSleeper};
 use crate::retry::{Decision, RetryPolicy};
 use crate::store::{
-    BatchOp, BatchReply, Claim, ClaimRequest, CursorState, ExceptionStatus, Head, LedgerState,
-    Lineage, NewAudit, NewException, Outcome, RecordKey, Store, StreamKey,
+    BatchOp, BatchReply, Claim, ClaimRequest, CursorState, EventClaim, ExceptionStatus, Head,
+    LedgerState, Lineage, NewAudit, NewException, Outcome, RecordKey, Store, StreamKey,
 };
 
 mod flows;
@@ -474,9 +474,39 @@ pub(crate) fn journal_doc(
 /// over and looks each document up in the ERP before any write (the recovery every crash
 /// already relies on), so each document still exists exactly once. Every claim writes the
 /// queue first, so when the ERP sees a request, every earlier event is durably complete.
+///
+/// On a page, it also holds the heads of the page's records as they will stand once the queue
+/// is written (read in one step when the page starts), so each order's documents can be
+/// planned before its event is claimed and claimed with it ([`BatchOp::ClaimEvent`]).
 #[derive(Debug, Default)]
 pub(crate) struct WriteBehind {
     pub(crate) ops: Vec<BatchOp>,
+    /// The page's heads (absent: not read; the order takes the one-claim-at-a-time path).
+    heads: std::collections::HashMap<RecordKey, Option<Head>>,
+}
+
+impl WriteBehind {
+    /// Queues an event's completion (and keeps the page's head of its record current).
+    fn complete(&mut self, key: IdempotencyKey, outcome: Outcome, head: Option<Head>, now: DateTime<Utc>) {
+        if let Some(h) = &head {
+            if let Some(slot) = self.heads.get_mut(&h.record) {
+                *slot = Some(h.clone());
+            }
+        }
+        self.ops.push(BatchOp::CompleteEvent {
+            key,
+            outcome,
+            head: head.map(Box::new),
+            now,
+        });
+    }
+}
+
+/// What an order event posts, in order: planned from the head before the event is claimed.
+enum Step {
+    SalesOrder,
+    Reversal,
+    Accrual(Box<JournalEntry>),
 }
 
 /// Where a document comes from, for its lineage.
@@ -1080,10 +1110,11 @@ impl Engine {
         // The page's outcomes, lineage, heads and snapshots ride with the next claim (see
         // `WriteBehind`); what is left is written before the page counts as handled.
         let mut queued = WriteBehind::default();
-        for (order, raw) in self
+        let accepted = self
             .accept_page(stream, EventKind::Order, window, page, report)
-            .await?
-        {
+            .await?;
+        self.read_heads(&accepted, &mut queued).await?;
+        for (order, raw) in accepted {
             match self
                 .handle_order_in(stream, order, Some(&raw), Some(window), mode, &mut queued)
                 .await
@@ -1096,6 +1127,42 @@ impl Engine {
             }
         }
         self.flush(&mut queued).await
+    }
+
+    /// Reads the heads of a page's orders in one step (a read-only batch).
+    async fn read_heads(&self, orders: &[(Order, RawRecord)], queued: &mut WriteBehind) -> Result<()> {
+        let mut records: Vec<RecordKey> = Vec::with_capacity(orders.len());
+        let mut seen = std::collections::HashSet::with_capacity(orders.len());
+        for (o, _) in orders {
+            let rec = RecordKey {
+                channel: o.channel.clone(),
+                shop: o.shop.clone(),
+                kind: EventKind::Order,
+                external_id: o.id.to_string(),
+            };
+            if seen.insert(rec.clone()) {
+                records.push(rec);
+            }
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        let replies = self
+            .store
+            .write_batch(records.iter().cloned().map(BatchOp::Head).collect())
+            .await?;
+        if replies.len() != records.len() {
+            return Err(Error::new(
+                ErrorKind::Unexpected,
+                "the store answered fewer head reads than it was given",
+            ));
+        }
+        for (rec, reply) in records.into_iter().zip(replies) {
+            if let BatchReply::Head(h) = reply {
+                queued.heads.insert(rec, h);
+            }
+        }
+        Ok(())
     }
 
     /// Writes what is queued, in one transaction.
@@ -1227,24 +1294,63 @@ impl Engine {
             kind: EventKind::Order,
             external_id: env.external_id.clone(),
         };
-        // One transaction: what earlier events queued, this event's claim, its record's head.
+        // One transaction: what earlier events queued, this event's claim, its record's head
+        // and — when the page knows the head — the claims of the documents planned from it.
         let req = self.claim_request(&ev, "order_event");
-        let mut replies = self
-            .write_through(
-                queued,
-                vec![BatchOp::Claim(req.clone()), BatchOp::Head(rec.clone())],
-            )
-            .await?
-            .into_iter();
-        let (Some(BatchReply::Claim(claim)), Some(BatchReply::Head(mut head))) =
-            (replies.next(), replies.next())
-        else {
-            return Err(Error::new(
-                ErrorKind::Unexpected,
-                "the store did not answer the claim and head read",
-            ));
+        let plan = match queued.heads.get(&rec) {
+            Some(planned) => self.plan_order(&env, planned.as_ref()).ok().map(|steps| {
+                let docs = steps
+                    .iter()
+                    .map(|(_, d)| self.claim_request(&d.key, d.role))
+                    .collect();
+                (steps, planned.as_ref().map(|h| (h.event_key.clone(), h.updated_at)), docs)
+            }),
+            None => None,
+        };
+        let (claim, mut head, mut pre_claimed) = match plan {
+            Some((steps, planned_head, documents)) => {
+                let reply = self
+                    .write_through(
+                        queued,
+                        vec![BatchOp::ClaimEvent(Box::new(EventClaim {
+                            event: req.clone(),
+                            record: rec.clone(),
+                            planned_head,
+                            documents,
+                        }))],
+                    )
+                    .await?
+                    .pop();
+                let Some(BatchReply::Event(e)) = reply else {
+                    return Err(Error::new(
+                        ErrorKind::Unexpected,
+                        "the store did not answer the event claim",
+                    ));
+                };
+                let e = *e;
+                (e.claim, e.head, e.documents.map(|d| (steps, d)))
+            }
+            None => {
+                let mut replies = self
+                    .write_through(
+                        queued,
+                        vec![BatchOp::Claim(req.clone()), BatchOp::Head(rec.clone())],
+                    )
+                    .await?
+                    .into_iter();
+                let (Some(BatchReply::Claim(claim)), Some(BatchReply::Head(head))) =
+                    (replies.next(), replies.next())
+                else {
+                    return Err(Error::new(
+                        ErrorKind::Unexpected,
+                        "the store did not answer the claim and head read",
+                    ));
+                };
+                (claim, head, None)
+            }
         };
         if let Claim::Existing(e) = claim {
+            pre_claimed = None;
             match self.resume_event(&req, &e, mode).await? {
                 Some(outcome) => return Ok(outcome),
                 // Taken over: read the head again, after the take-over.
@@ -1258,12 +1364,12 @@ impl Engine {
                     Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
                 );
             if newer_done {
-                queued.ops.push(BatchOp::CompleteEvent {
-                    key: ev.clone(),
-                    outcome: Outcome::Skipped("stale_revision".into()),
-                    head: None,
-                    now: self.clock.now(),
-                });
+                queued.complete(
+                    ev.clone(),
+                    Outcome::Skipped("stale_revision".into()),
+                    None,
+                    self.clock.now(),
+                );
                 return Ok(EventOutcome::Stale);
             }
         }
@@ -1276,9 +1382,16 @@ impl Engine {
         let mut state = prev.clone();
         let mut posted: Vec<PostedDoc> = Vec::new();
         let mut amended = false;
-        let result = self
-            .post_order(&env, &prev, &mut state, &mut posted, &mut amended, queued)
-            .await;
+        let result = match pre_claimed {
+            Some((steps, claims)) => {
+                self.post_planned(&env, steps, claims, &mut state, &mut posted, &mut amended, queued)
+                    .await
+            }
+            None => {
+                self.post_order(&env, &prev, &mut state, &mut posted, &mut amended, queued)
+                    .await
+            }
+        };
         let now = self.clock.now();
         let new_head = |state: &OrderState| -> Result<Head> {
             Ok(Head {
@@ -1299,12 +1412,7 @@ impl Engine {
                     Some(doc) => Outcome::Posted(doc.id.clone()),
                     None => Outcome::Skipped("no_accounting_effect".into()),
                 };
-                queued.ops.push(BatchOp::CompleteEvent {
-                    key: ev.clone(),
-                    outcome,
-                    head: Some(Box::new(new_head(&state)?)),
-                    now,
-                });
+                queued.complete(ev.clone(), outcome, Some(new_head(&state)?), now);
                 if let Some(source) = &self.atp {
                     // Reservations by ERP item (a line the mapper cannot resolve reserves
                     // under its own SKU).
@@ -1350,14 +1458,14 @@ impl Engine {
                 let head = if posted.is_empty() {
                     None
                 } else {
-                    Some(Box::new(new_head(&state)?))
+                    Some(new_head(&state)?)
                 };
-                queued.ops.push(BatchOp::CompleteEvent {
-                    key: ev.clone(),
-                    outcome: Outcome::Failed(reason.as_str().into_owned()),
+                queued.complete(
+                    ev.clone(),
+                    Outcome::Failed(reason.as_str().into_owned()),
                     head,
                     now,
-                });
+                );
                 tracing::warn!(
                     stream = %stream, exception = x.id, reason = %reason,
                     kind = e.kind().name(), "order sent to the exception queue"
@@ -1365,6 +1473,128 @@ impl Engine {
                 Ok(EventOutcome::Exception(x.id))
             }
         }
+    }
+
+    /// The documents an order event posts given the head it was planned from, in posting
+    /// order — exactly those [`Engine::post_order`] would post. `Err` when planning fails (the
+    /// event then takes the one-document-at-a-time path, which reports the failure where it
+    /// always has).
+    fn plan_order(
+        &self,
+        env: &Envelope<Order>,
+        head: Option<&Head>,
+    ) -> std::result::Result<Vec<(Step, Doc)>, Fail> {
+        let order = &env.payload;
+        if let Some(h) = head {
+            let newer_done = h.event_key != env.idempotency_key
+                && matches!(
+                    h.revision.partial_cmp(&env.revision),
+                    Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+                );
+            if newer_done {
+                return Ok(Vec::new());
+            }
+        }
+        let prev: OrderState = match head {
+            Some(h) => serde_json::from_value(h.state.clone()).map_err(|e| {
+                Fail::Infra(Error::new(
+                    ErrorKind::Unexpected,
+                    format!("unreadable head state: {e}"),
+                ))
+            })?,
+            None => OrderState::default(),
+        };
+        let new_accrual = if order.status.is_paid() {
+            let j = self
+                .mapper
+                .order_accrual(order, &self.ctx)
+                .map_err(Fail::Record)?;
+            j.validate().map_err(|e| Fail::Record(e.into()))?;
+            Some(j)
+        } else {
+            None
+        };
+        let mut steps = Vec::new();
+        if order.status.is_paid() && prev.sales_order.is_none() {
+            let key = sales_order_key(order);
+            let doc = Doc {
+                role: "sales_order",
+                request: DocRequest::SalesOrder(Box::new(
+                    SalesOrderRequest::new(key.clone(), order.clone())
+                        .with_items(self.mapper.resolve_items(order).map_err(Fail::Record)?),
+                )),
+                key,
+            };
+            steps.push((Step::SalesOrder, doc));
+        }
+        if prev.accrual == new_accrual {
+            return Ok(steps);
+        }
+        if let Some(old) = &prev.accrual {
+            let rev = self.reversal_at(old, order.updated_at)?;
+            let key = env.idempotency_key.child("reversal");
+            steps.push((Step::Reversal, journal_doc("reversal", key, rev)?));
+        }
+        if let Some(new) = new_accrual {
+            let key = env.idempotency_key.child("accrual");
+            let doc = journal_doc("accrual", key, new.clone())?;
+            steps.push((Step::Accrual(Box::new(new)), doc));
+        }
+        Ok(steps)
+    }
+
+    /// Posts planned documents whose claims were written with the event's. When one fails,
+    /// the later ones this event claimed but never sent are ended `failed` too (a replay takes
+    /// them over, looking each up first).
+    #[allow(clippy::too_many_arguments)]
+    async fn post_planned(
+        &self,
+        env: &Envelope<Order>,
+        steps: Vec<(Step, Doc)>,
+        claims: Vec<Claim>,
+        state: &mut OrderState,
+        posted: &mut Vec<PostedDoc>,
+        amended: &mut bool,
+        queued: &mut WriteBehind,
+    ) -> std::result::Result<(), Fail> {
+        if claims.len() != steps.len() {
+            return Err(Fail::Infra(Error::new(
+                ErrorKind::Unexpected,
+                "the store answered fewer document claims than it was given",
+            )));
+        }
+        let src = Source::of_order(env);
+        let mut planned = steps.into_iter().zip(claims).enumerate().peekable();
+        while let Some((_, ((step, doc), claim))) = planned.next() {
+            match self.post_claimed(&doc, &src, claim, queued).await {
+                Ok(done) => {
+                    match step {
+                        Step::SalesOrder => state.sales_order = Some(done.id.clone()),
+                        Step::Reversal => {
+                            state.accrual = None;
+                            *amended = true;
+                        }
+                        Step::Accrual(j) => state.accrual = Some(*j),
+                    }
+                    posted.push(done);
+                }
+                Err(Fail::Record(e)) => {
+                    for (_, ((_, later), claim)) in planned.by_ref() {
+                        if matches!(claim, Claim::Acquired(_)) {
+                            queued.ops.push(BatchOp::Finish {
+                                key: later.key.clone(),
+                                outcome: Outcome::Failed("earlier_document_failed".into()),
+                                lineage: None,
+                                now: self.clock.now(),
+                            });
+                        }
+                    }
+                    return Err(Fail::Record(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     async fn post_order(
@@ -1505,14 +1735,27 @@ impl Engine {
         queued: &mut WriteBehind,
     ) -> std::result::Result<PostedDoc, Fail> {
         let req = self.claim_request(&doc.key, doc.role);
-        let mut look_up_first = false;
         // The claim must be durable before the ERP sees the request: it is written now,
         // in one transaction with what earlier documents and events queued.
-        match self
-            .claim_through(queued, req.clone())
+        let claim = self
+            .claim_through(queued, req)
             .await
-            .map_err(Fail::Infra)?
-        {
+            .map_err(Fail::Infra)?;
+        self.post_claimed(doc, src, claim, queued).await
+    }
+
+    /// Posts a document whose key was claimed (`claim` is the answer), as
+    /// [`Engine::post_document`] does after its claim.
+    async fn post_claimed(
+        &self,
+        doc: &Doc,
+        src: &Source,
+        claim: Claim,
+        queued: &mut WriteBehind,
+    ) -> std::result::Result<PostedDoc, Fail> {
+        let req = self.claim_request(&doc.key, doc.role);
+        let mut look_up_first = false;
+        match claim {
             Claim::Acquired(_) => {}
             Claim::Existing(e) => match e.state {
                 LedgerState::Posted | LedgerState::Skipped => {

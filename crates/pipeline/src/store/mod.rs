@@ -572,6 +572,55 @@ pub enum BatchOp {
     },
     /// [`Store::head`], read after the batch's earlier steps. Reply: [`BatchReply::Head`].
     Head(RecordKey),
+    /// An event's claim, its record's head, and — only when the event was acquired and the
+    /// head is the one the caller planned with — the claims of the documents the caller
+    /// planned for it. Reply: [`BatchReply::Event`].
+    ClaimEvent(Box<EventClaim>),
+}
+
+/// The claim of an event together with its planned documents ([`BatchOp::ClaimEvent`]).
+///
+/// The engine plans an order's documents from the record's head before it claims the event,
+/// so the event and its documents are claimed in one transaction instead of one each. The
+/// plan holds only if nothing completed the record in between: `planned_head` names the head
+/// the plan was made from, and the documents are claimed only when the head read after the
+/// event's claim is that one (the same event key and write time; `None`: no head).
+#[derive(Clone, Debug)]
+pub struct EventClaim {
+    /// The event's claim.
+    pub event: ClaimRequest,
+    /// The event's record (its head is read after the claim).
+    pub record: RecordKey,
+    /// The head the plan was made from: its event key and write time.
+    pub planned_head: Option<(IdempotencyKey, DateTime<Utc>)>,
+    /// The documents' claims, in posting order.
+    pub documents: Vec<ClaimRequest>,
+}
+
+impl EventClaim {
+    /// Whether `head` is the one the plan was made from.
+    pub fn plan_holds(&self, head: Option<&Head>) -> bool {
+        match (&self.planned_head, head) {
+            (None, None) => true,
+            (Some((key, at)), Some(h)) => {
+                // Stores keep microseconds.
+                h.event_key == *key && h.updated_at.timestamp_micros() == at.timestamp_micros()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The answer to a [`BatchOp::ClaimEvent`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventClaimed {
+    /// The event's claim.
+    pub claim: Claim,
+    /// The record's head, read after the claim.
+    pub head: Option<Head>,
+    /// The documents' claims, in order; `None` when they were not claimed (the event was not
+    /// acquired, or the head is not the planned one).
+    pub documents: Option<Vec<Claim>>,
 }
 
 /// The answer to one [`BatchOp`], at the same position.
@@ -586,6 +635,8 @@ pub enum BatchReply {
     Claim(Claim),
     /// A head.
     Head(Option<Head>),
+    /// An event claimed with its documents.
+    Event(Box<EventClaimed>),
 }
 
 /// Runs a batch one step at a time through the store's own methods: the default of
@@ -630,6 +681,25 @@ pub async fn write_batch_sequentially<S: Store + ?Sized>(
                 BatchReply::Done
             }
             BatchOp::Head(record) => BatchReply::Head(store.head(&record).await?),
+            BatchOp::ClaimEvent(e) => {
+                let claim = store.claim(&e.event).await?;
+                let head = store.head(&e.record).await?;
+                let documents = if matches!(claim, Claim::Acquired(_)) && e.plan_holds(head.as_ref())
+                {
+                    let mut out = Vec::with_capacity(e.documents.len());
+                    for d in &e.documents {
+                        out.push(store.claim(d).await?);
+                    }
+                    Some(out)
+                } else {
+                    None
+                };
+                BatchReply::Event(Box::new(EventClaimed {
+                    claim,
+                    head,
+                    documents,
+                }))
+            }
         });
     }
     Ok(out)

@@ -498,31 +498,7 @@ async fn apply_op(p: &mut Prepared<'_, '_>, op: &BatchOp) -> Result<BatchReply> 
             let n = p.execute(RAW_UNNEST, &cols.params()).await?;
             BatchReply::Archived(usize::try_from(n).unwrap_or(usize::MAX))
         }
-        BatchOp::Claim(req) => {
-            let now = micros(req.now);
-            let inserted = p
-                .execute(
-                    CLAIM_IN_BATCH,
-                    &[
-                        &req.key.as_str(),
-                        &req.scope,
-                        &req.owner,
-                        &micros(req.lease_until()),
-                        &now,
-                    ],
-                )
-                .await?;
-            let row = p
-                .query_opt(*LEDGER_BY_KEY, &[&req.key.as_str()])
-                .await?
-                .ok_or_else(|| corrupt("ledger entry vanished after claim"))?;
-            let entry = ledger_from(&row)?;
-            BatchReply::Claim(if inserted == 1 {
-                Claim::Acquired(entry)
-            } else {
-                Claim::Existing(entry)
-            })
-        }
+        BatchOp::Claim(req) => BatchReply::Claim(claim_p(p, req).await?),
         BatchOp::Finish {
             key,
             outcome,
@@ -639,35 +615,79 @@ async fn apply_op(p: &mut Prepared<'_, '_>, op: &BatchOp) -> Result<BatchReply> 
             .await?;
             BatchReply::Done
         }
-        BatchOp::Head(record) => {
-            let row = p
-                .query_opt(
-                    HEAD_SELECT,
-                    &[
-                        &record.channel.name(),
-                        &record.shop.as_str(),
-                        &record.kind.name(),
-                        &record.external_id,
-                    ],
-                )
-                .await?;
-            BatchReply::Head(
-                row.map(|r| -> Result<Head> {
-                    let rev: String = get(&r, 0)?;
-                    let key: String = get(&r, 1)?;
-                    let state: String = get(&r, 2)?;
-                    Ok(Head {
-                        record: record.clone(),
-                        revision: parse_revision(&rev)?,
-                        event_key: parse_key(&key)?,
-                        state: parse_json(&state)?,
-                        updated_at: from_micros(get(&r, 3)?)?,
-                    })
-                })
-                .transpose()?,
-            )
+        BatchOp::Head(record) => BatchReply::Head(head_p(p, record).await?),
+        BatchOp::ClaimEvent(e) => {
+            let claim = claim_p(p, &e.event).await?;
+            let head = head_p(p, &e.record).await?;
+            let documents = if matches!(claim, Claim::Acquired(_)) && e.plan_holds(head.as_ref()) {
+                let mut out = Vec::with_capacity(e.documents.len());
+                for d in &e.documents {
+                    out.push(claim_p(p, d).await?);
+                }
+                Some(out)
+            } else {
+                None
+            };
+            BatchReply::Event(Box::new(EventClaimed {
+                claim,
+                head,
+                documents,
+            }))
         }
     })
+}
+
+async fn claim_p(p: &mut Prepared<'_, '_>, req: &ClaimRequest) -> Result<Claim> {
+    let now = micros(req.now);
+    let inserted = p
+        .execute(
+            CLAIM_IN_BATCH,
+            &[
+                &req.key.as_str(),
+                &req.scope,
+                &req.owner,
+                &micros(req.lease_until()),
+                &now,
+            ],
+        )
+        .await?;
+    let row = p
+        .query_opt(*LEDGER_BY_KEY, &[&req.key.as_str()])
+        .await?
+        .ok_or_else(|| corrupt("ledger entry vanished after claim"))?;
+    let entry = ledger_from(&row)?;
+    Ok(if inserted == 1 {
+        Claim::Acquired(entry)
+    } else {
+        Claim::Existing(entry)
+    })
+}
+
+async fn head_p(p: &mut Prepared<'_, '_>, record: &RecordKey) -> Result<Option<Head>> {
+    let row = p
+        .query_opt(
+            HEAD_SELECT,
+            &[
+                &record.channel.name(),
+                &record.shop.as_str(),
+                &record.kind.name(),
+                &record.external_id,
+            ],
+        )
+        .await?;
+    row.map(|r| -> Result<Head> {
+        let rev: String = get(&r, 0)?;
+        let key: String = get(&r, 1)?;
+        let state: String = get(&r, 2)?;
+        Ok(Head {
+            record: record.clone(),
+            revision: parse_revision(&rev)?,
+            event_key: parse_key(&key)?,
+            state: parse_json(&state)?,
+            updated_at: from_micros(get(&r, 3)?)?,
+        })
+    })
+    .transpose()
 }
 
 async fn end_ledger_p(

@@ -487,7 +487,13 @@ pub(crate) struct WriteBehind {
 
 impl WriteBehind {
     /// Queues an event's completion (and keeps the page's head of its record current).
-    fn complete(&mut self, key: IdempotencyKey, outcome: Outcome, head: Option<Head>, now: DateTime<Utc>) {
+    fn complete(
+        &mut self,
+        key: IdempotencyKey,
+        outcome: Outcome,
+        head: Option<Head>,
+        now: DateTime<Utc>,
+    ) {
         if let Some(h) = &head {
             if let Some(slot) = self.heads.get_mut(&h.record) {
                 *slot = Some(h.clone());
@@ -1130,7 +1136,11 @@ impl Engine {
     }
 
     /// Reads the heads of a page's orders in one step (a read-only batch).
-    async fn read_heads(&self, orders: &[(Order, RawRecord)], queued: &mut WriteBehind) -> Result<()> {
+    async fn read_heads(
+        &self,
+        orders: &[(Order, RawRecord)],
+        queued: &mut WriteBehind,
+    ) -> Result<()> {
         let mut records: Vec<RecordKey> = Vec::with_capacity(orders.len());
         let mut seen = std::collections::HashSet::with_capacity(orders.len());
         for (o, _) in orders {
@@ -1181,7 +1191,10 @@ impl Engine {
     /// crash).
     async fn flush_after_error(&self, queued: &mut WriteBehind) {
         if let Err(e) = self.flush(queued).await {
-            tracing::warn!(kind = e.kind().name(), "queued store writes were not written");
+            tracing::warn!(
+                kind = e.kind().name(),
+                "queued store writes were not written"
+            );
         }
     }
 
@@ -1303,7 +1316,13 @@ impl Engine {
                     .iter()
                     .map(|(_, d)| self.claim_request(&d.key, d.role))
                     .collect();
-                (steps, planned.as_ref().map(|h| (h.event_key.clone(), h.updated_at)), docs)
+                (
+                    steps,
+                    planned
+                        .as_ref()
+                        .map(|h| (h.event_key.clone(), h.updated_at)),
+                    docs,
+                )
             }),
             None => None,
         };
@@ -1384,8 +1403,16 @@ impl Engine {
         let mut amended = false;
         let result = match pre_claimed {
             Some((steps, claims)) => {
-                self.post_planned(&env, steps, claims, &mut state, &mut posted, &mut amended, queued)
-                    .await
+                self.post_planned(
+                    &env,
+                    steps,
+                    claims,
+                    &mut state,
+                    &mut posted,
+                    &mut amended,
+                    queued,
+                )
+                .await
             }
             None => {
                 self.post_order(&env, &prev, &mut state, &mut posted, &mut amended, queued)
@@ -1737,10 +1764,7 @@ impl Engine {
         let req = self.claim_request(&doc.key, doc.role);
         // The claim must be durable before the ERP sees the request: it is written now,
         // in one transaction with what earlier documents and events queued.
-        let claim = self
-            .claim_through(queued, req)
-            .await
-            .map_err(Fail::Infra)?;
+        let claim = self.claim_through(queued, req).await.map_err(Fail::Infra)?;
         self.post_claimed(doc, src, claim, queued).await
     }
 
@@ -1866,13 +1890,7 @@ impl Engine {
         }
     }
 
-    fn finish_posted(
-        &self,
-        doc: &Doc,
-        src: &Source,
-        id: &ErpDocumentId,
-        queued: &mut WriteBehind,
-    ) {
+    fn finish_posted(&self, doc: &Doc, src: &Source, id: &ErpDocumentId, queued: &mut WriteBehind) {
         let (erp_kind, rulebook_version) = match doc.request {
             DocRequest::SalesOrder(_) => (ErpDocumentKind::SalesOrder, None),
             DocRequest::Refund(_) => (ErpDocumentKind::Refund, None),

@@ -922,3 +922,327 @@ async fn audit(ctx: &mut Ctx) -> Check<()> {
     ctx.report.passed.push(C);
     Ok(())
 }
+
+/// Runs the checks of [`Store::write_batch`] against `store`: replies in order, a batch reads
+/// its own earlier steps, [`BatchOp::ClaimEvent`] claims documents only on an acquired event
+/// whose head is the planned one, and — when `atomic` (the built-in backends; the sequential
+/// default is not) — a failing step leaves nothing of its batch behind. Stops at the first
+/// failure.
+pub async fn run_batches(
+    store: Arc<dyn Store>,
+    atomic: bool,
+) -> std::result::Result<Report, Failure> {
+    let now =
+        DateTime::<Utc>::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap_or_default();
+    let mut ctx = Ctx {
+        store,
+        salt: format!("batch-{}", now.timestamp_micros()),
+        now,
+        report: Report::default(),
+    };
+    batch_steps(&mut ctx).await?;
+    batch_event_claims(&mut ctx).await?;
+    if atomic {
+        batch_atomicity(&mut ctx).await?;
+    }
+    Ok(ctx.report)
+}
+
+async fn batch_steps(ctx: &mut Ctx) -> Check<()> {
+    const C: &str = "batch_steps";
+    let s = &*ctx.store;
+    let raw = RawRecord::json(format!("{{\"batch\":\"{}\"}}", ctx.salt).into_bytes(), None);
+    let ev = ctx.key("batch-ev");
+    let doc = ev.child("accrual");
+    let rec = ctx.record("batch-1");
+    let lineage = Lineage {
+        document_key: doc.clone(),
+        event_key: ev.clone(),
+        record: rec.clone(),
+        revision: Revision::Version(1),
+        content_hash: Some(raw.content_hash.clone()),
+        role: "accrual".into(),
+        erp_document: ErpDocumentId::new("JE-B1"),
+        erp_kind: "journal_entry".into(),
+        rulebook_version: Some("v1".into()),
+        settlement_id: None,
+        settlement_line: None,
+        payout_id: None,
+        at: ctx.now,
+    };
+    let head = Head {
+        record: rec.clone(),
+        revision: Revision::Version(1),
+        event_key: ev.clone(),
+        state: serde_json::json!({"accrual": "JE-B1"}),
+        updated_at: ctx.now,
+    };
+    let snapshot = Snapshot {
+        record: rec.clone(),
+        revision: Revision::Version(1),
+        parent: None,
+        body: serde_json::json!({"id": "batch-1"}),
+        updated_at: ctx.now,
+    };
+    let stream = ctx.stream("batch");
+    let cursor = CursorState {
+        watermark: Some(ctx.now),
+        window: None,
+        page: None,
+    };
+    let replies = s
+        .write_batch(vec![
+            BatchOp::ArchiveRaw {
+                records: vec![raw.clone(), raw.clone()],
+                now: ctx.now,
+            },
+            BatchOp::Head(rec.clone()),
+            BatchOp::Claim(ctx.claim(&ev, "w1", 60)),
+            BatchOp::Claim(ctx.claim(&ev, "w2", 60)),
+            BatchOp::Claim(ctx.claim(&doc, "w1", 60)),
+            BatchOp::Finish {
+                key: doc.clone(),
+                outcome: Outcome::Posted(ErpDocumentId::new("JE-B1")),
+                lineage: Some(Box::new(lineage.clone())),
+                now: ctx.now,
+            },
+            BatchOp::CompleteEvent {
+                key: ev.clone(),
+                outcome: Outcome::Posted(ErpDocumentId::new("JE-B1")),
+                head: Some(Box::new(head.clone())),
+                now: ctx.now,
+            },
+            BatchOp::SaveSnapshot(Box::new(snapshot.clone())),
+            BatchOp::SaveCursor {
+                stream: stream.clone(),
+                state: cursor.clone(),
+                now: ctx.now,
+            },
+            BatchOp::Head(rec.clone()),
+        ])
+        .await
+        .or_fail(C)?;
+    ensure(C, replies.len() == 10, || {
+        format!("10 steps, {} replies", replies.len())
+    })?;
+    ensure(C, replies[0] == BatchReply::Archived(1), || {
+        format!(
+            "one new payload of two identical ones, got {:?}",
+            replies[0]
+        )
+    })?;
+    ensure(C, replies[1] == BatchReply::Head(None), || {
+        format!("a new record has no head, got {:?}", replies[1])
+    })?;
+    ensure(
+        C,
+        matches!(&replies[2], BatchReply::Claim(Claim::Acquired(e)) if e.owner == "w1"),
+        || format!("the first claim acquires, got {:?}", replies[2]),
+    )?;
+    ensure(
+        C,
+        matches!(&replies[3], BatchReply::Claim(Claim::Existing(e)) if e.owner == "w1"),
+        || {
+            format!(
+                "a second claim in the same batch is Existing (held by w1), got {:?}",
+                replies[3]
+            )
+        },
+    )?;
+    ensure(
+        C,
+        matches!(&replies[4], BatchReply::Claim(Claim::Acquired(_))),
+        || format!("the document claim acquires, got {:?}", replies[4]),
+    )?;
+    ensure(
+        C,
+        replies[5..9].iter().all(|r| *r == BatchReply::Done),
+        || format!("writes answer Done, got {:?}", &replies[5..9]),
+    )?;
+    ensure(
+        C,
+        replies[9] == BatchReply::Head(Some(head.clone())),
+        || format!("the batch reads its own head write, got {:?}", replies[9]),
+    )?;
+    // Everything is there afterwards, as the one-by-one methods would have left it.
+    let e = s.ledger_entry(&ev).await.or_fail(C)?;
+    ensure(C, e.is_some_and(|e| e.state == LedgerState::Posted), || {
+        "the event is not posted".into()
+    })?;
+    let d = s.ledger_entry(&doc).await.or_fail(C)?;
+    ensure(
+        C,
+        d.as_ref().is_some_and(|d| {
+            d.state == LedgerState::Posted
+                && d.erp_document.as_ref().map(ErpDocumentId::as_str) == Some("JE-B1")
+        }),
+        || format!("the document is not posted: {d:?}"),
+    )?;
+    let links = s
+        .lineage(&LineageQuery::Event(ev.clone()))
+        .await
+        .or_fail(C)?;
+    ensure(C, links == vec![lineage.clone()], || {
+        format!("lineage {links:?}")
+    })?;
+    let snap = s.snapshot(&rec).await.or_fail(C)?;
+    ensure(C, snap.as_ref() == Some(&snapshot), || {
+        format!("snapshot {snap:?}")
+    })?;
+    let cur = s.cursor(&stream).await.or_fail(C)?;
+    ensure(C, cur.as_ref() == Some(&cursor), || {
+        format!("cursor {cur:?}")
+    })?;
+    ensure(
+        C,
+        s.raw(&raw.content_hash).await.or_fail(C)?.is_some(),
+        || "the raw payload is not archived".into(),
+    )?;
+    ensure(
+        C,
+        s.write_batch(Vec::new()).await.or_fail(C)?.is_empty(),
+        || "an empty batch answers nothing".into(),
+    )?;
+    ctx.report.passed.push(C);
+    Ok(())
+}
+
+fn event_claim(
+    ctx: &Ctx,
+    ev: &IdempotencyKey,
+    rec: &RecordKey,
+    planned: Option<&Head>,
+    docs: &[&IdempotencyKey],
+) -> BatchOp {
+    BatchOp::ClaimEvent(Box::new(EventClaim {
+        event: ctx.claim(ev, "w1", 60),
+        record: rec.clone(),
+        planned_head: planned.map(|h| (h.event_key.clone(), h.updated_at)),
+        documents: docs.iter().map(|d| ctx.claim(d, "w1", 60)).collect(),
+    }))
+}
+
+fn event_reply(check: &'static str, mut replies: Vec<BatchReply>) -> Check<EventClaimed> {
+    match replies.pop() {
+        Some(BatchReply::Event(e)) if replies.is_empty() => Ok(*e),
+        other => Err(fail(
+            check,
+            format!("expected one event reply, got {other:?}"),
+        )),
+    }
+}
+
+async fn batch_event_claims(ctx: &mut Ctx) -> Check<()> {
+    const C: &str = "batch_event_claims";
+    let s = &*ctx.store;
+    let rec = ctx.record("batch-ev-2");
+    let ev1 = ctx.key("batch-ev-2-r1");
+    let (so, acc1) = (ctx.key("batch-ev-2-so"), ev1.child("accrual"));
+    // A new record, planned with no head: the event and both documents are claimed.
+    let e = event_reply(
+        C,
+        s.write_batch(vec![event_claim(ctx, &ev1, &rec, None, &[&so, &acc1])])
+            .await
+            .or_fail(C)?,
+    )?;
+    ensure(
+        C,
+        matches!(e.claim, Claim::Acquired(_))
+            && e.head.is_none()
+            && e.documents
+                .as_ref()
+                .is_some_and(|d| d.len() == 2 && d.iter().all(|c| matches!(c, Claim::Acquired(_)))),
+        || format!("new event with its documents: {e:?}"),
+    )?;
+    // The same event again: Existing, and no document is claimed.
+    let again = event_reply(
+        C,
+        s.write_batch(vec![event_claim(ctx, &ev1, &rec, None, &[&so])])
+            .await
+            .or_fail(C)?,
+    )?;
+    ensure(
+        C,
+        matches!(again.claim, Claim::Existing(_)) && again.documents.is_none(),
+        || format!("a re-claimed event claims no documents: {again:?}"),
+    )?;
+    // Complete it with a head; a next revision planned from no head claims no document…
+    let head = Head {
+        record: rec.clone(),
+        revision: Revision::Version(1),
+        event_key: ev1.clone(),
+        state: serde_json::json!({}),
+        updated_at: ctx.now,
+    };
+    s.write_batch(vec![BatchOp::CompleteEvent {
+        key: ev1.clone(),
+        outcome: Outcome::Posted(ErpDocumentId::new("SO-B")),
+        head: Some(Box::new(head.clone())),
+        now: ctx.now,
+    }])
+    .await
+    .or_fail(C)?;
+    let ev2 = ctx.key("batch-ev-2-r2");
+    let acc2 = ev2.child("accrual");
+    let stale_plan = event_reply(
+        C,
+        s.write_batch(vec![event_claim(ctx, &ev2, &rec, None, &[&acc2])])
+            .await
+            .or_fail(C)?,
+    )?;
+    ensure(
+        C,
+        matches!(stale_plan.claim, Claim::Acquired(_))
+            && stale_plan.documents.is_none()
+            && stale_plan.head.as_ref() == Some(&head),
+        || format!("a plan from the wrong head claims no documents: {stale_plan:?}"),
+    )?;
+    ensure(C, s.ledger_entry(&acc2).await.or_fail(C)?.is_none(), || {
+        "a document of a plan that did not hold was claimed".into()
+    })?;
+    // …while the next one, planned from the head there is, does.
+    let ev3 = ctx.key("batch-ev-2-r3");
+    let acc3 = ev3.child("accrual");
+    let planned = event_reply(
+        C,
+        s.write_batch(vec![event_claim(ctx, &ev3, &rec, Some(&head), &[&acc3])])
+            .await
+            .or_fail(C)?,
+    )?;
+    ensure(
+        C,
+        planned
+            .documents
+            .as_ref()
+            .is_some_and(|d| matches!(d.as_slice(), [Claim::Acquired(_)])),
+        || format!("a plan from the current head claims its documents: {planned:?}"),
+    )?;
+    ctx.report.passed.push(C);
+    Ok(())
+}
+
+async fn batch_atomicity(ctx: &mut Ctx) -> Check<()> {
+    const C: &str = "batch_atomicity";
+    let s = &*ctx.store;
+    let k = ctx.key("batch-atomic");
+    let missing = ctx.key("batch-never-claimed");
+    let result = s
+        .write_batch(vec![
+            BatchOp::Claim(ctx.claim(&k, "w1", 60)),
+            BatchOp::Finish {
+                key: missing,
+                outcome: Outcome::Skipped("x".into()),
+                lineage: None,
+                now: ctx.now,
+            },
+        ])
+        .await;
+    ensure(C, result.is_err(), || {
+        "finishing a key that was never claimed must fail the batch".into()
+    })?;
+    ensure(C, s.ledger_entry(&k).await.or_fail(C)?.is_none(), || {
+        "a failed batch left its claim behind".into()
+    })?;
+    ctx.report.passed.push(C);
+    Ok(())
+}

@@ -658,7 +658,9 @@ pub async fn write_batch_sequentially<S: Store + ?Sized>(
                 lineage,
                 now,
             } => {
-                store.finish(&key, &outcome, lineage.as_deref(), now).await?;
+                store
+                    .finish(&key, &outcome, lineage.as_deref(), now)
+                    .await?;
                 BatchReply::Done
             }
             BatchOp::CompleteEvent {
@@ -684,16 +686,16 @@ pub async fn write_batch_sequentially<S: Store + ?Sized>(
             BatchOp::ClaimEvent(e) => {
                 let claim = store.claim(&e.event).await?;
                 let head = store.head(&e.record).await?;
-                let documents = if matches!(claim, Claim::Acquired(_)) && e.plan_holds(head.as_ref())
-                {
-                    let mut out = Vec::with_capacity(e.documents.len());
-                    for d in &e.documents {
-                        out.push(store.claim(d).await?);
-                    }
-                    Some(out)
-                } else {
-                    None
-                };
+                let documents =
+                    if matches!(claim, Claim::Acquired(_)) && e.plan_holds(head.as_ref()) {
+                        let mut out = Vec::with_capacity(e.documents.len());
+                        for d in &e.documents {
+                            out.push(store.claim(d).await?);
+                        }
+                        Some(out)
+                    } else {
+                        None
+                    };
                 BatchReply::Event(Box::new(EventClaimed {
                     claim,
                     head,

@@ -448,7 +448,9 @@ fn leaked(sql: String) -> &'static str {
 }
 
 static LEDGER_BY_KEY: std::sync::LazyLock<&'static str> = std::sync::LazyLock::new(|| {
-    leaked(format!("SELECT {LEDGER_COLS} FROM ms_ledger WHERE key = $1"))
+    leaked(format!(
+        "SELECT {LEDGER_COLS} FROM ms_ledger WHERE key = $1"
+    ))
 });
 
 static LINEAGE_INSERT: std::sync::LazyLock<&'static str> = std::sync::LazyLock::new(|| {

@@ -24,6 +24,19 @@
 //!    event together with the record's head;
 //! 5. saves the cursor only after the page is durably handled.
 //!
+//! # Store transactions
+//!
+//! The heads of a page's orders are read in one step when the page starts, so each order's
+//! documents are planned before its event is claimed. Then each order costs **one**
+//! transaction ([`Store::write_batch`]): what the previous order recorded (document outcomes
+//! and lineage, the event's completion, head and snapshot — queued, not yet written), this
+//! event's claim, its head read back, and the claims of its planned documents (only if the
+//! event was acquired and the head is the one planned from; otherwise the documents are
+//! claimed one at a time, as before). The last order's records are written when the page
+//! ends. Only the claims must be durable before the ERP sees a request, and they are: so a
+//! crash right after an ERP write leaves that document `pending` (resumed with a look-up, as
+//! always), and every earlier event of the page is already complete.
+//!
 //! # Documents per order event
 //!
 //! | document | key | when |

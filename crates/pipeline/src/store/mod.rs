@@ -21,6 +21,14 @@
 //! Both backends answer the same way: a second claim of an idempotency key — whether it loses a
 //! race on the unique constraint or comes later — is [`Claim::Existing`] with the entry that won.
 //! The shared [`conformance`] suite proves it, on SQLite (in memory and on disk) and PostgreSQL.
+//!
+//! **Batches.** [`Store::write_batch`] runs a list of [`BatchOp`]s — claims, outcomes with their
+//! lineage, event completions with heads, snapshots, cursors, raw payloads, head reads — in
+//! order, in one transaction on both built-in backends (prepared statements; PostgreSQL writes a
+//! page of raw payloads as one multi-row statement). The engine uses it to write everything an
+//! order event records together with the next claim, so an order costs one transaction instead
+//! of six. A store written before batches existed inherits a default that runs the steps one
+//! by one through its other methods; [`conformance::run_batches`] checks either kind.
 
 // Without a backend feature the shared helpers below have no user.
 #![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]

@@ -116,11 +116,6 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(map_err)?;
         conn.set_prepared_statement_cache_capacity(64);
-        // 32 MiB of page cache (SQLite's default is 2 MiB): the ledger's and lineage's key
-        // indexes are written at random places, and re-reading their pages from the OS costs
-        // more than keeping them.
-        conn.pragma_update(None, "cache_size", -32_768)
-            .map_err(map_err)?;
         let store = SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             path,

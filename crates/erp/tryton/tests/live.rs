@@ -336,8 +336,12 @@ async fn real_server_errors_map_to_their_kinds() {
     .await
     .unwrap_err();
     assert!(err.is_temporary(), "{err}");
-    // Unsupported capabilities say so.
-    assert!(!a.capabilities().fulfilments && !a.capabilities().refunds);
+    // The whole order life cycle is supported, and declared.
+    let caps = a.capabilities();
+    assert!(
+        caps.journals && caps.sales_orders && caps.fulfilments && caps.refunds && caps.inventory,
+        "{caps:?}"
+    );
 }
 
 #[tokio::test]
@@ -731,5 +735,154 @@ async fn sales_left_by_an_older_adapter_are_repaired() {
             .await
             .unwrap(),
         0
+    );
+}
+
+/// On hand in the warehouse, for one SKU.
+async fn on_hand(a: &TrytonAdapter, sku: &str) -> i64 {
+    a.inventory_positions(&[Sku::new(sku)]).await.unwrap()[0].on_hand
+}
+
+fn shipment_of(o: &Order, lines: serde_json::Value) -> Shipment {
+    serde_json::from_value(json!({
+        "channel": o.channel, "shop": o.shop, "order_id": o.id,
+        "carrier": "USPS", "tracking_number": "9400-LIVE",
+        "shipped_at": "2026-03-07T15:00:00Z", "lines": lines,
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_fulfilment_ships_stock_out_of_the_warehouse() {
+    let Some(a) = adapter() else { return };
+    // SKU-0018 is only shipped by this test.
+    let before = on_hand(&a, "SKU-0018").await;
+    let k = key("ship-stock");
+    let o = order(&format!("LIVE-SHIP-{}", k.as_str()), "SKU-0018");
+    let sale = a
+        .upsert_sales_order(&SalesOrderRequest::new(k.clone(), o.clone()))
+        .await
+        .unwrap();
+    let mut two = FulfilmentRequest::new(
+        key("ship-stock-1"),
+        shipment_of(&o, json!([{"line_id": "1", "sku": "SKU-0018", "quantity": 2}])),
+    );
+    two.sales_order = Some(sale.id.clone());
+    let first = a.record_fulfilment(&two).await.unwrap();
+    assert_eq!(on_hand(&a, "SKU-0018").await, before - 2);
+    // Repeating it ships nothing more.
+    assert_eq!(a.record_fulfilment(&two).await.unwrap().id, first.id);
+    assert_eq!(on_hand(&a, "SKU-0018").await, before - 2);
+    // More than is left on the order is refused, and ships nothing.
+    let mut too_many = FulfilmentRequest::new(
+        key("ship-stock-2"),
+        shipment_of(&o, json!([{"line_id": "1", "sku": "SKU-0018", "quantity": 2}])),
+    );
+    too_many.sales_order = Some(sale.id.clone());
+    let err = a.record_fulfilment(&too_many).await.unwrap_err();
+    assert_eq!(err.reason(), ReasonCode::OverFulfilment, "{err}");
+    assert!(
+        a.find_by_idempotency_key(&too_many.idempotency_key)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut rest = FulfilmentRequest::new(key("ship-stock-3"), shipment_of(&o, json!([])));
+    rest.sales_order = Some(sale.id.clone());
+    a.record_fulfilment(&rest).await.unwrap();
+    assert_eq!(on_hand(&a, "SKU-0018").await, before - 3);
+}
+
+#[tokio::test]
+async fn a_fulfilment_beyond_the_book_stock_is_forced_through() {
+    let Some(a) = adapter() else { return };
+    // SKU-0017 is only shipped by this test: one unit more than the warehouse holds.
+    let before = on_hand(&a, "SKU-0017").await;
+    let quantity = u32::try_from(before.max(0) + 1).unwrap();
+    let k = key("ship-forced");
+    let mut o = order(&format!("LIVE-FORCE-{}", k.as_str()), "SKU-0017");
+    o.lines[0].quantity = quantity;
+    a.upsert_sales_order(&SalesOrderRequest::new(k, o.clone()))
+        .await
+        .unwrap();
+    // No sale id: found by its reference.
+    let shipped = a
+        .record_fulfilment(&FulfilmentRequest::new(
+            key("ship-forced-1"),
+            shipment_of(&o, json!([])),
+        ))
+        .await
+        .unwrap();
+    assert!(shipped.created);
+    let after = on_hand(&a, "SKU-0017").await;
+    assert_eq!(after, before - i64::from(quantity));
+    assert!(after < 0, "the book stock shows the shortfall: {after}");
+}
+
+fn refund_of(o: &Order, id: &str, sku: &str, tax: bool) -> Refund {
+    let taxes = if tax {
+        json!([{"kind": "sales_tax", "amount": {"amount": "1.65", "currency": "USD"},
+                "included_in_price": false, "collected_by": "seller"}])
+    } else {
+        json!([])
+    };
+    let total = if tax { "21.65" } else { "20.00" };
+    serde_json::from_value(json!({
+        "channel": o.channel, "shop": o.shop, "id": id, "order_id": o.id,
+        "revision": {"kind": "version", "value": 1}, "status": "completed",
+        "raw_status": "success", "reason": {},
+        "created_at": "2026-03-10T08:00:00Z", "updated_at": "2026-03-10T08:30:00Z",
+        "lines": [{"line_id": "1", "sku": sku, "quantity": 1, "restock": false,
+                   "amount": {"amount": "20.00", "currency": "USD"}, "taxes": taxes}],
+        "total": {"amount": total, "currency": "USD"}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn refunds_are_refused_before_anything_is_written_when_they_cannot_be_booked() {
+    let Some(a) = adapter() else { return };
+    let o = order("LIVE-REFUND-NO-SALE", "SKU-0003");
+    // An unknown product.
+    let k = key("refund-unknown-sku");
+    let err = a
+        .record_refund(&RefundRequest::new(k.clone(), refund_of(&o, "R-U", "NOPE-1", false)))
+        .await
+        .unwrap_err();
+    assert_eq!((err.kind(), err.reason()), (&ErrorKind::Mapping, ReasonCode::UnknownSku));
+    assert_eq!(count(&a, "account.invoice", &k).await, 0);
+    // Taxes, but no tax account to carry them on.
+    let mut config = a.config().clone();
+    config.tax_account = None;
+    let untaxed = TrytonAdapter::new(config).unwrap();
+    let k = key("refund-no-tax-account");
+    let err = untaxed
+        .record_refund(&RefundRequest::new(k.clone(), refund_of(&o, "R-T", "SKU-0003", true)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), ReasonCode::UnmappedTax, "{err}");
+    assert_eq!(count(&a, "account.invoice", &k).await, 0);
+    // Without taxes it books (in the default company: Tryton holds no sale of the order).
+    let note = untaxed
+        .record_refund(&RefundRequest::new(k.clone(), refund_of(&o, "R-T", "SKU-0003", false)))
+        .await
+        .unwrap();
+    assert!(note.created);
+    assert_eq!(count(&a, "account.invoice", &k).await, 1);
+    let row = a
+        .rpc()
+        .search_read(
+            "account.invoice",
+            key_domain(&k),
+            None,
+            &["company.party.code", "total_amount", "state"],
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(row[0]["state"], "validated");
+    assert_eq!(
+        wire::parse_decimal(&row[0]["total_amount"]),
+        Some("-20.00".parse::<Decimal>().unwrap())
     );
 }

@@ -35,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(note) = credit_note(&refund, &products) {
             assert_eq!(note.total(), Some(-refund.total.amount));
             assert!(note.lines.iter().all(|l| l.quantity < 0));
-            assert!(note.taxes.iter().all(|t| t.amount.is_sign_negative() || t.amount.is_zero()));
+            assert!(
+                note.taxes
+                    .iter()
+                    .all(|t| t.amount.is_sign_negative() || t.amount.is_zero())
+            );
         }
     }
     let Ok(answer) = serde_json::from_slice::<RpcResponse>(data) else {

@@ -131,8 +131,9 @@ fn module_missing(e: Error) -> Error {
             .to_owned();
         Error::new(
             ErrorKind::ConfigInvalid,
-            "the Tryton database does not expose the marketsync module's methods: activate the \
-             `marketsync` module (scripts/tryton/marketsync; scripts/tryton-up.sh does it)",
+            "the Tryton database does not expose the marketsync module's methods for this \
+             document: activate or update the `marketsync` module (scripts/tryton/marketsync; \
+             scripts/tryton-up.sh does it)",
         )
         .with_context("tryton_method", method)
     } else {
@@ -522,7 +523,13 @@ impl TrytonAdapter {
         };
         let rows = self
             .rpc
-            .search_read(SALE, domain, Some(2), &["id", "company", "state"], &json!({}))
+            .search_read(
+                SALE,
+                domain,
+                Some(2),
+                &["id", "company", "state"],
+                &json!({}),
+            )
             .await?;
         match rows.as_slice() {
             [] => Ok(None),
@@ -631,7 +638,8 @@ impl ErpAdapter for TrytonAdapter {
         self.rpc
             .call("model.res.user.get_preferences", &[json!(true), json!({})])
             .await?;
-        // The `marketsync` module answers (an unused key finds nothing).
+        // The `marketsync` module answers for every keyed model (an unused key finds
+        // nothing): a database with an older module fails here, not on the first refund.
         let probe = IdempotencyKey::derive(
             &Channel::Custom("health".into()),
             &marketsync_core::ShopId::new("health"),
@@ -639,8 +647,9 @@ impl ErpAdapter for TrytonAdapter {
             "probe",
             &marketsync_core::Revision::Version(0),
         );
-        self.find_keyed(MOVE, &probe, ErpDocumentKind::JournalEntry)
-            .await?;
+        for (model, kind) in KEYED {
+            self.find_keyed(model, &probe, kind).await?;
+        }
         Ok(Health {
             ok: true,
             latency: Some(started.elapsed()),
@@ -878,8 +887,14 @@ impl ErpAdapter for TrytonAdapter {
             "effective_date": wire::date(shipment.shipped_at.date_naive()),
             "reference": text::char_field(&reference, text::CHAR_MAX),
         });
-        self.upsert_keyed(SHIPMENT, key, values, &ctx(company), ErpDocumentKind::Fulfilment)
-            .await
+        self.upsert_keyed(
+            SHIPMENT,
+            key,
+            values,
+            &ctx(company),
+            ErpDocumentKind::Fulfilment,
+        )
+        .await
     }
 
     /// Books a completed refund as a credit note: an `out` invoice with negative lines (the
@@ -909,7 +924,11 @@ impl ErpAdapter for TrytonAdapter {
         refund.validate()?;
         // The sale's company when Tryton holds the sale, else the default legal entity.
         let company = match self
-            .sale_of(request.sales_order.as_ref(), &refund.channel, &refund.order_id)
+            .sale_of(
+                request.sales_order.as_ref(),
+                &refund.channel,
+                &refund.order_id,
+            )
             .await?
         {
             Some((_, company)) => self.company_by_id(company).await?,

@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 
 use marketsync_core::order::MAX_LINE_QUANTITY;
-use marketsync_core::{Error, ErrorKind, ReasonCode, Refund, Result, Shipment, TaxCollector, TaxKind, TaxLine};
+use marketsync_core::{
+    Error, ErrorKind, ReasonCode, Refund, Result, Shipment, TaxCollector, TaxKind, TaxLine,
+};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -188,7 +190,11 @@ pub fn credit_note(refund: &Refund, products: &[Option<i64>]) -> Result<CreditNo
             .filter(|t| t.included_in_price)
             .try_fold(Decimal::ZERO, |acc, t| acc.checked_add(t.amount.amount))
             .ok_or_else(overflow)?;
-        let net = line.amount.amount.checked_sub(included).ok_or_else(overflow)?;
+        let net = line
+            .amount
+            .amount
+            .checked_sub(included)
+            .ok_or_else(overflow)?;
         if net.is_sign_negative() && !net.is_zero() {
             return Err(Error::validation(
                 ReasonCode::TaxMismatch,
@@ -338,10 +344,22 @@ mod tests {
         // 3 units for 100.01 including 13% VAT 11.50 (marketplace-collected): net 88.51, which
         // is not 3 equal unit prices at 4 decimals.
         let json = US
-            .replace("\"30.00\", \"currency\": \"USD\"", "\"100.01\", \"currency\": \"USD\"")
-            .replace("\"sales_tax\", \"rate\": \"0.0825\"", "\"vat\", \"rate\": \"0.13\"")
-            .replace("\"2.48\", \"currency\": \"USD\"}, \"included_in_price\": false", "\"11.50\", \"currency\": \"USD\"}, \"included_in_price\": true")
-            .replace("\"collected_by\": \"seller\"", "\"collected_by\": \"marketplace\"")
+            .replace(
+                "\"30.00\", \"currency\": \"USD\"",
+                "\"100.01\", \"currency\": \"USD\"",
+            )
+            .replace(
+                "\"sales_tax\", \"rate\": \"0.0825\"",
+                "\"vat\", \"rate\": \"0.13\"",
+            )
+            .replace(
+                "\"2.48\", \"currency\": \"USD\"}, \"included_in_price\": false",
+                "\"11.50\", \"currency\": \"USD\"}, \"included_in_price\": true",
+            )
+            .replace(
+                "\"collected_by\": \"seller\"",
+                "\"collected_by\": \"marketplace\"",
+            )
             .replace("\"37.47\"", "\"105.00\"");
         let note = credit_note(&refund(&json), &[Some(7)]).unwrap_or_else(|e| panic!("{e}"));
         // 88.51 / 3 does not divide: one line of the whole amount, naming the units, no product.
@@ -354,7 +372,10 @@ mod tests {
                 unit_price: dec!(88.51),
             }
         );
-        assert_eq!(note.taxes[0].description, "VAT 13% CA (collected by the marketplace)");
+        assert_eq!(
+            note.taxes[0].description,
+            "VAT 13% CA (collected by the marketplace)"
+        );
         assert_eq!(note.taxes[0].base, dec!(-88.51));
         assert_eq!(note.total(), Some(dec!(-105.00)));
     }
@@ -371,7 +392,10 @@ mod tests {
     #[test]
     fn bad_refunds_are_refused() {
         let more_tax = US
-            .replace("\"2.48\", \"currency\": \"USD\"}, \"included_in_price\": false", "\"31.00\", \"currency\": \"USD\"}, \"included_in_price\": true")
+            .replace(
+                "\"2.48\", \"currency\": \"USD\"}, \"included_in_price\": false",
+                "\"31.00\", \"currency\": \"USD\"}, \"included_in_price\": true",
+            )
             .replace("\"37.47\"", "\"34.99\"");
         let e = credit_note(&refund(&more_tax), &[None]).err();
         assert_eq!(e.map(|e| e.reason()), Some(ReasonCode::TaxMismatch));
@@ -392,7 +416,10 @@ mod tests {
             let note = credit_note(&refund, &products).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(note.total(), Some(-refund.total.amount), "{refund:?}");
             assert!(note.lines.iter().all(|l| l.quantity < 0), "{note:?}");
-            assert!(note.taxes.iter().all(|t| t.amount <= Decimal::ZERO), "{note:?}");
+            assert!(
+                note.taxes.iter().all(|t| t.amount <= Decimal::ZERO),
+                "{note:?}"
+            );
             checked += 1;
         }
         assert!(checked > 100, "only {checked} refunds generated");

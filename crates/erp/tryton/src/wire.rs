@@ -212,9 +212,7 @@ fn module_refusal(message: &str, description: &str) -> Option<Error> {
     if !message.starts_with("marketsync: ") {
         return None;
     }
-    let (code, detail) = description
-        .split_once(' ')
-        .unwrap_or((description, ""));
+    let (code, detail) = description.split_once(' ').unwrap_or((description, ""));
     let error = match code {
         "unknown_sku" => {
             let sku = detail.strip_prefix("code=").unwrap_or(detail);
@@ -403,28 +401,55 @@ mod tests {
         assert_eq!(e.context_value("tryton_ids"), Some("12,15"));
 
         let refusals = [
-            ("nothing_to_ship sale=3", ErrorKind::Validation, "over_fulfilment"),
-            ("over_shipment code=SKU-1", ErrorKind::Validation, "over_fulfilment"),
+            (
+                "nothing_to_ship sale=3",
+                ErrorKind::Validation,
+                "over_fulfilment",
+            ),
+            (
+                "over_shipment code=SKU-1",
+                ErrorKind::Validation,
+                "over_fulfilment",
+            ),
             ("unknown_sku code=SKU-9", ErrorKind::Mapping, "unknown_sku"),
-            ("sale_not_confirmed sale=3", ErrorKind::Validation, "not_postable"),
-            ("invalid_quantity", ErrorKind::Validation, "invalid_quantity"),
+            (
+                "sale_not_confirmed sale=3",
+                ErrorKind::Validation,
+                "not_postable",
+            ),
+            (
+                "invalid_quantity",
+                ErrorKind::Validation,
+                "invalid_quantity",
+            ),
         ];
         for (description, kind, reason) in refusals {
             let err = json!(["UserError", ["marketsync: refused", description, null]]);
-            let e = parse_error(200, Some(&err), None, "model.stock.shipment.out.marketsync_upsert");
+            let e = parse_error(
+                200,
+                Some(&err),
+                None,
+                "model.stock.shipment.out.marketsync_upsert",
+            );
             assert_eq!(e.kind(), &kind, "{description}");
             assert_eq!(e.reason().as_str(), reason, "{description}");
             assert!(!e.is_temporary(), "{description}");
         }
         let e = parse_error(
             200,
-            Some(&json!(["UserError", ["marketsync: refused", "unknown_sku code=SKU-9", null]])),
+            Some(&json!([
+                "UserError",
+                ["marketsync: refused", "unknown_sku code=SKU-9", null]
+            ])),
             None,
             "m",
         );
         assert_eq!(e.context_value("sku"), Some("SKU-9"));
         // Another module's user error with a look-alike description stays `erp_rejected`.
-        let other = json!(["UserError", ["The sale is closed.", "nothing_to_ship", null]]);
+        let other = json!([
+            "UserError",
+            ["The sale is closed.", "nothing_to_ship", null]
+        ]);
         assert_eq!(
             parse_error(200, Some(&other), None, "m").reason(),
             ReasonCode::ErpRejected

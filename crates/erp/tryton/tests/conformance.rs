@@ -305,11 +305,18 @@ where
     let mut ids = std::collections::BTreeSet::new();
     let mut created = 0;
     for task in tasks {
-        let doc = task.await.unwrap().unwrap_or_else(|e| panic!("{kind:?} writer: {e}"));
+        let doc = task
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{kind:?} writer: {e}"));
         created += usize::from(doc.created);
         ids.insert(doc.id);
     }
-    assert_eq!(ids.len(), 1, "16 {kind:?} writers learnt different ids: {ids:?}");
+    assert_eq!(
+        ids.len(),
+        1,
+        "16 {kind:?} writers learnt different ids: {ids:?}"
+    );
     assert!(created >= 1, "no {kind:?} writer created the document");
     assert_eq!(
         fixture.count(kind.clone()).await,
@@ -362,7 +369,10 @@ async fn life_cycle_checks(fixture: &Fixture) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((found.id, found.kind), (first.id.clone(), ErpDocumentKind::Fulfilment));
+    assert_eq!(
+        (found.id, found.kind),
+        (first.id.clone(), ErpDocumentKind::Fulfilment)
+    );
     assert_eq!(fixture.count(ErpDocumentKind::Fulfilment).await, before + 1);
     // What Tryton shipped: one unit of SKU-0001, done, on the day it left.
     let shipped = fixture
@@ -400,10 +410,16 @@ async fn life_cycle_checks(fixture: &Fixture) {
         ]
     );
     // The rest of the order (found through the sale's reference, no sale id), then nothing.
-    let rest = FulfilmentRequest::new(key("ship-2", order.id.as_str()), fixture.shipment(&order, &[]));
+    let rest = FulfilmentRequest::new(
+        key("ship-2", order.id.as_str()),
+        fixture.shipment(&order, &[]),
+    );
     let second = adapter.record_fulfilment(&rest).await.unwrap();
     assert!(second.created);
-    assert_ne!(second.id, first.id, "the rest ships in the sale's new shipment");
+    assert_ne!(
+        second.id, first.id,
+        "the rest ships in the sale's new shipment"
+    );
     let sale_row = fixture
         .direct
         .rpc()
@@ -417,7 +433,10 @@ async fn life_cycle_checks(fixture: &Fixture) {
         .await
         .unwrap();
     assert_eq!(sale_row[0]["shipment_state"], "sent");
-    let over = FulfilmentRequest::new(key("ship-3", order.id.as_str()), fixture.shipment(&order, &[]));
+    let over = FulfilmentRequest::new(
+        key("ship-3", order.id.as_str()),
+        fixture.shipment(&order, &[]),
+    );
     let err = adapter.record_fulfilment(&over).await.unwrap_err();
     assert_eq!(
         (err.kind(), err.reason()),
@@ -449,7 +468,10 @@ async fn life_cycle_checks(fixture: &Fixture) {
 
     // A refund, repeated: one credit note carrying the tax, found by its key.
     let before = fixture.count(ErpDocumentKind::Refund).await;
-    let mut refund = RefundRequest::new(key("refund-1", order.id.as_str()), fixture.refund(&order, "1"));
+    let mut refund = RefundRequest::new(
+        key("refund-1", order.id.as_str()),
+        fixture.refund(&order, "1"),
+    );
     refund.sales_order = Some(sale.id.clone());
     let note = adapter.record_refund(&refund).await.unwrap();
     assert!(note.created);
@@ -461,7 +483,10 @@ async fn life_cycle_checks(fixture: &Fixture) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((found.id, found.kind), (note.id.clone(), ErpDocumentKind::Refund));
+    assert_eq!(
+        (found.id, found.kind),
+        (note.id.clone(), ErpDocumentKind::Refund)
+    );
     assert_eq!(fixture.count(ErpDocumentKind::Refund).await, before + 1);
     let row = fixture
         .direct
@@ -470,7 +495,14 @@ async fn life_cycle_checks(fixture: &Fixture) {
             "account.invoice",
             json!([["id", "=", note.id.as_str().parse::<i64>().unwrap()]]),
             None,
-            &["type", "state", "total_amount", "tax_amount", "move", "party.code"],
+            &[
+                "type",
+                "state",
+                "total_amount",
+                "tax_amount",
+                "move",
+                "party.code",
+            ],
             &json!({}),
         )
         .await
@@ -478,15 +510,28 @@ async fn life_cycle_checks(fixture: &Fixture) {
     let d = |v: &Value| marketsync_tryton::wire::parse_decimal(v).unwrap();
     assert_eq!(row[0]["type"], "out");
     assert_eq!(row[0]["state"], "validated");
-    assert_eq!(row[0]["move"], Value::Null, "a credit note must not book the GL");
+    assert_eq!(
+        row[0]["move"],
+        Value::Null,
+        "a credit note must not book the GL"
+    );
     assert_eq!(row[0]["party."]["code"], "custom:conformance");
-    assert_eq!(d(&row[0]["total_amount"]), "-32.05".parse::<Decimal>().unwrap());
-    assert_eq!(d(&row[0]["tax_amount"]), "-2.06".parse::<Decimal>().unwrap());
+    assert_eq!(
+        d(&row[0]["total_amount"]),
+        "-32.05".parse::<Decimal>().unwrap()
+    );
+    assert_eq!(
+        d(&row[0]["tax_amount"]),
+        "-2.06".parse::<Decimal>().unwrap()
+    );
     // Not completed: no credit note.
     let mut pending = fixture.refund(&order, "pending");
     pending.status = RefundStatus::Requested;
     let err = adapter
-        .record_refund(&RefundRequest::new(key("refund-p", order.id.as_str()), pending))
+        .record_refund(&RefundRequest::new(
+            key("refund-p", order.id.as_str()),
+            pending,
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.reason(), ReasonCode::NotPostable, "{err}");
@@ -495,14 +540,20 @@ async fn life_cycle_checks(fixture: &Fixture) {
     // 16 concurrent writers of one fulfilment, and of one refund.
     let (order3, _) = fixture.booked_order("race").await;
     let k = key("race-ship", order3.id.as_str());
-    let req = Arc::new(FulfilmentRequest::new(k.clone(), fixture.shipment(&order3, &[])));
+    let req = Arc::new(FulfilmentRequest::new(
+        k.clone(),
+        fixture.shipment(&order3, &[]),
+    ));
     race(fixture, ErpDocumentKind::Fulfilment, &k, |a| {
         let req = req.clone();
         async move { retrying(|| a.record_fulfilment(&req)).await }
     })
     .await;
     let k = key("race-refund", order3.id.as_str());
-    let req = Arc::new(RefundRequest::new(k.clone(), fixture.refund(&order3, "race")));
+    let req = Arc::new(RefundRequest::new(
+        k.clone(),
+        fixture.refund(&order3, "race"),
+    ));
     race(fixture, ErpDocumentKind::Refund, &k, |a| {
         let req = req.clone();
         async move { retrying(|| a.record_refund(&req)).await }
@@ -516,14 +567,29 @@ async fn life_cycle_checks(fixture: &Fixture) {
     // Lost responses: Tryton commits, the answer never arrives; the key finds the document and
     // a repeat makes nothing new.
     let (order4, _) = fixture.booked_order("lost").await;
-    let ship = FulfilmentRequest::new(key("lost-ship", order4.id.as_str()), fixture.shipment(&order4, &[]));
-    let note_req = RefundRequest::new(key("lost-refund", order4.id.as_str()), fixture.refund(&order4, "lost"));
-    for (what, kind) in [("fulfilment", ErpDocumentKind::Fulfilment), ("refund", ErpDocumentKind::Refund)] {
+    let ship = FulfilmentRequest::new(
+        key("lost-ship", order4.id.as_str()),
+        fixture.shipment(&order4, &[]),
+    );
+    let note_req = RefundRequest::new(
+        key("lost-refund", order4.id.as_str()),
+        fixture.refund(&order4, "lost"),
+    );
+    for (what, kind) in [
+        ("fulfilment", ErpDocumentKind::Fulfilment),
+        ("refund", ErpDocumentKind::Refund),
+    ] {
         let before = fixture.count(kind.clone()).await;
         fixture.proxy.inject(ProxyFault::DropResponseAfterCommit);
         let (err, k) = match kind {
-            ErpDocumentKind::Fulfilment => (adapter.record_fulfilment(&ship).await.err(), &ship.idempotency_key),
-            _ => (adapter.record_refund(&note_req).await.err(), &note_req.idempotency_key),
+            ErpDocumentKind::Fulfilment => (
+                adapter.record_fulfilment(&ship).await.err(),
+                &ship.idempotency_key,
+            ),
+            _ => (
+                adapter.record_refund(&note_req).await.err(),
+                &note_req.idempotency_key,
+            ),
         };
         let err = err.unwrap_or_else(|| panic!("the {what} answer was not dropped"));
         assert!(err.is_temporary(), "{what}: {err}");
@@ -541,17 +607,35 @@ async fn life_cycle_checks(fixture: &Fixture) {
 
     // A 503 on the write is temporary and leaves nothing under the key.
     let (order5, _) = fixture.booked_order("5xx").await;
-    let ship = FulfilmentRequest::new(key("5xx-ship", order5.id.as_str()), fixture.shipment(&order5, &[]));
+    let ship = FulfilmentRequest::new(
+        key("5xx-ship", order5.id.as_str()),
+        fixture.shipment(&order5, &[]),
+    );
     fixture.proxy.inject(ProxyFault::ServerErrorOnWrite);
     let err = adapter.record_fulfilment(&ship).await.unwrap_err();
     assert!(err.is_temporary(), "{err}");
-    assert!(adapter.find_by_idempotency_key(&ship.idempotency_key).await.unwrap().is_none());
+    assert!(
+        adapter
+            .find_by_idempotency_key(&ship.idempotency_key)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(adapter.record_fulfilment(&ship).await.unwrap().created);
-    let note_req = RefundRequest::new(key("5xx-refund", order5.id.as_str()), fixture.refund(&order5, "5xx"));
+    let note_req = RefundRequest::new(
+        key("5xx-refund", order5.id.as_str()),
+        fixture.refund(&order5, "5xx"),
+    );
     fixture.proxy.inject(ProxyFault::ServerErrorOnWrite);
     let err = adapter.record_refund(&note_req).await.unwrap_err();
     assert!(err.is_temporary(), "{err}");
-    assert!(adapter.find_by_idempotency_key(&note_req.idempotency_key).await.unwrap().is_none());
+    assert!(
+        adapter
+            .find_by_idempotency_key(&note_req.idempotency_key)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(adapter.record_refund(&note_req).await.unwrap().created);
     eprintln!("passed: fulfilment_and_refund_server_errors_are_temporary");
 }

@@ -765,7 +765,10 @@ async fn a_fulfilment_ships_stock_out_of_the_warehouse() {
         .unwrap();
     let mut two = FulfilmentRequest::new(
         key("ship-stock-1"),
-        shipment_of(&o, json!([{"line_id": "1", "sku": "SKU-0018", "quantity": 2}])),
+        shipment_of(
+            &o,
+            json!([{"line_id": "1", "sku": "SKU-0018", "quantity": 2}]),
+        ),
     );
     two.sales_order = Some(sale.id.clone());
     let first = a.record_fulfilment(&two).await.unwrap();
@@ -776,7 +779,10 @@ async fn a_fulfilment_ships_stock_out_of_the_warehouse() {
     // More than is left on the order is refused, and ships nothing.
     let mut too_many = FulfilmentRequest::new(
         key("ship-stock-2"),
-        shipment_of(&o, json!([{"line_id": "1", "sku": "SKU-0018", "quantity": 2}])),
+        shipment_of(
+            &o,
+            json!([{"line_id": "1", "sku": "SKU-0018", "quantity": 2}]),
+        ),
     );
     too_many.sales_order = Some(sale.id.clone());
     let err = a.record_fulfilment(&too_many).await.unwrap_err();
@@ -846,10 +852,16 @@ async fn refunds_are_refused_before_anything_is_written_when_they_cannot_be_book
     // An unknown product.
     let k = key("refund-unknown-sku");
     let err = a
-        .record_refund(&RefundRequest::new(k.clone(), refund_of(&o, "R-U", "NOPE-1", false)))
+        .record_refund(&RefundRequest::new(
+            k.clone(),
+            refund_of(&o, "R-U", "NOPE-1", false),
+        ))
         .await
         .unwrap_err();
-    assert_eq!((err.kind(), err.reason()), (&ErrorKind::Mapping, ReasonCode::UnknownSku));
+    assert_eq!(
+        (err.kind(), err.reason()),
+        (&ErrorKind::Mapping, ReasonCode::UnknownSku)
+    );
     assert_eq!(count(&a, "account.invoice", &k).await, 0);
     // Taxes, but no tax account to carry them on.
     let mut config = a.config().clone();
@@ -857,14 +869,20 @@ async fn refunds_are_refused_before_anything_is_written_when_they_cannot_be_book
     let untaxed = TrytonAdapter::new(config).unwrap();
     let k = key("refund-no-tax-account");
     let err = untaxed
-        .record_refund(&RefundRequest::new(k.clone(), refund_of(&o, "R-T", "SKU-0003", true)))
+        .record_refund(&RefundRequest::new(
+            k.clone(),
+            refund_of(&o, "R-T", "SKU-0003", true),
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.reason(), ReasonCode::UnmappedTax, "{err}");
     assert_eq!(count(&a, "account.invoice", &k).await, 0);
     // Without taxes it books (in the default company: Tryton holds no sale of the order).
     let note = untaxed
-        .record_refund(&RefundRequest::new(k.clone(), refund_of(&o, "R-T", "SKU-0003", false)))
+        .record_refund(&RefundRequest::new(
+            k.clone(),
+            refund_of(&o, "R-T", "SKU-0003", false),
+        ))
         .await
         .unwrap();
     assert!(note.created);

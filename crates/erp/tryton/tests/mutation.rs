@@ -9,8 +9,8 @@
 //! Hostile refunds never make a wrong credit note: a mutated refund either builds one whose
 //! total is exactly minus the refund's, with negative lines and taxes, or is refused.
 
-use marketsync_testkit::mutate::{self, Outcome};
 use marketsync_core::Refund;
+use marketsync_testkit::mutate::{self, Outcome};
 use marketsync_tryton::lifecycle::credit_note;
 use marketsync_tryton::wire::{
     self, MAX_STOCK_QUANTITY, RpcResponse, parse_date, parse_decimal, parse_stock_quantity,
@@ -156,7 +156,12 @@ fn hostile_refunds_never_make_a_wrong_credit_note() {
                 Ok(note) if note.lines.iter().any(|l| l.quantity >= 0) => {
                     Outcome::Invalid(format!("a line that is not a credit: {note:?}"))
                 }
-                Ok(note) if note.taxes.iter().any(|t| t.amount.is_sign_positive() && !t.amount.is_zero()) => {
+                Ok(note)
+                    if note
+                        .taxes
+                        .iter()
+                        .any(|t| t.amount.is_sign_positive() && !t.amount.is_zero()) =>
+                {
                     Outcome::Invalid(format!("a tax that is not a credit: {note:?}"))
                 }
                 Ok(_) => Outcome::Valid,

@@ -111,7 +111,10 @@ async fn amazon_life_cycle(a: &TrytonAdapter, run: &str) {
     };
     let row = read_sale().await;
     assert_eq!(row["state"], "processing");
-    assert_eq!(decimal(&row["total_amount"]), order.totals().unwrap().buyer_total.amount);
+    assert_eq!(
+        decimal(&row["total_amount"]),
+        order.totals().unwrap().buyer_total.amount
+    );
 
     // FBA shipped the order whole: the sale's shipment, done on the day it left.
     let shipment: Shipment = serde_json::from_value(json!({
@@ -143,11 +146,14 @@ async fn amazon_life_cycle(a: &TrytonAdapter, run: &str) {
     );
     let row = read_sale().await;
     assert_eq!(row["shipment_state"], "sent");
-    assert_eq!(row["shipments"], json!([shipped.id.as_str().parse::<i64>().unwrap()]));
+    assert_eq!(
+        row["shipments"],
+        json!([shipped.id.as_str().parse::<i64>().unwrap()])
+    );
 
     // Refund R-1: the credit note, with the marketplace-collected tax it refunds.
-    let mut refund = RefundRequest::new(amazon_key(run, "refund"), amazon::refund().unwrap())
-        .with_items(items);
+    let mut refund =
+        RefundRequest::new(amazon_key(run, "refund"), amazon::refund().unwrap()).with_items(items);
     refund.sales_order = Some(sale.id.clone());
     let note = a.record_refund(&refund).await.unwrap();
     assert!(note.created);
@@ -157,7 +163,15 @@ async fn amazon_life_cycle(a: &TrytonAdapter, run: &str) {
             "account.invoice",
             json!([["id", "=", note.id.as_str().parse::<i64>().unwrap()]]),
             None,
-            &["state", "type", "total_amount", "untaxed_amount", "tax_amount", "move", "invoice_date"],
+            &[
+                "state",
+                "type",
+                "total_amount",
+                "untaxed_amount",
+                "tax_amount",
+                "move",
+                "invoice_date",
+            ],
             &json!({}),
         )
         .await
@@ -166,9 +180,18 @@ async fn amazon_life_cycle(a: &TrytonAdapter, run: &str) {
     assert_eq!(invoice["type"], "out");
     assert_eq!(invoice["state"], "validated");
     assert_eq!(invoice["move"], Value::Null);
-    assert_eq!(decimal(&invoice["total_amount"]), "-27.06".parse::<Decimal>().unwrap());
-    assert_eq!(decimal(&invoice["untaxed_amount"]), "-25.00".parse::<Decimal>().unwrap());
-    assert_eq!(decimal(&invoice["tax_amount"]), "-2.06".parse::<Decimal>().unwrap());
+    assert_eq!(
+        decimal(&invoice["total_amount"]),
+        "-27.06".parse::<Decimal>().unwrap()
+    );
+    assert_eq!(
+        decimal(&invoice["untaxed_amount"]),
+        "-25.00".parse::<Decimal>().unwrap()
+    );
+    assert_eq!(
+        decimal(&invoice["tax_amount"]),
+        "-2.06".parse::<Decimal>().unwrap()
+    );
     assert_eq!(
         wire::parse_date(&invoice["invoice_date"]),
         NaiveDate::from_ymd_opt(2026, 3, 9)
@@ -185,9 +208,18 @@ async fn amazon_life_cycle(a: &TrytonAdapter, run: &str) {
         .await
         .unwrap();
     assert_eq!(taxes.len(), 1);
-    assert_eq!(taxes[0]["description"], "Sales tax CA (collected by the marketplace)");
-    assert_eq!(decimal(&taxes[0]["base"]), "-25.00".parse::<Decimal>().unwrap());
-    assert_eq!(decimal(&taxes[0]["amount"]), "-2.06".parse::<Decimal>().unwrap());
+    assert_eq!(
+        taxes[0]["description"],
+        "Sales tax CA (collected by the marketplace)"
+    );
+    assert_eq!(
+        decimal(&taxes[0]["base"]),
+        "-25.00".parse::<Decimal>().unwrap()
+    );
+    assert_eq!(
+        decimal(&taxes[0]["amount"]),
+        "-2.06".parse::<Decimal>().unwrap()
+    );
     // Every document is found by its key, as what it is.
     for (k, kind) in [
         (amazon_key(run, "sales_order"), ErpDocumentKind::SalesOrder),
@@ -310,5 +342,11 @@ async fn worked_examples_post_as_real_moves_and_balances_match() {
     post_and_compare(&config, amazon::ENTITY, amazon::journals().unwrap(), true).await;
     // Shopify: presented in EUR, shop in USD, books in GBP (functional-currency posting with FX
     // gain/loss and rounding lines).
-    post_and_compare(&config, shopify::ENTITY, shopify::journals().unwrap(), false).await;
+    post_and_compare(
+        &config,
+        shopify::ENTITY,
+        shopify::journals().unwrap(),
+        false,
+    )
+    .await;
 }

@@ -44,10 +44,6 @@ const KEYED: [(&str, ErpDocumentKind); 4] = [
     (INVOICE, ErpDocumentKind::Refund),
 ];
 
-/// The most decimal places of a Tryton unit price (`product.price_decimal`, 4 by default): a
-/// per-unit refund price is sent only when it divides exactly at this precision.
-const PRICE_DIGITS: u32 = 4;
-
 /// A Tryton company as the adapter uses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Company {

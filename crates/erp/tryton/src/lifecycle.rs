@@ -17,7 +17,11 @@ use marketsync_core::{
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::{PRICE_DIGITS, text, wire};
+use crate::{text, wire};
+
+/// The most decimal places of a Tryton unit price (`product.price_decimal`, 4 by default): a
+/// per-unit refund price is sent only when it divides exactly at this precision.
+pub const PRICE_DIGITS: u32 = 4;
 
 /// The quantities a fulfilment ships, per product code (the SKU), in first-seen order. Empty
 /// when the shipment names no lines ("the whole order": Tryton ships the whole open shipment).

@@ -384,7 +384,8 @@ class Invoice(Keyed, metaclass=PoolMeta):
     ``values``: ``company``, ``party``, ``currency``, ``invoice_date``, ``reference``,
     ``description``, ``lines`` (``product`` id or null, ``description``, ``quantity`` (negative),
     ``unit_price``), ``taxes`` (``description``, ``base``, ``amount``, ``account`` id: the
-    marketplace's own tax amounts, as manual invoice taxes).
+    marketplace's own tax amounts, as manual invoice taxes), and optionally ``return`` (goods
+    coming back to stock, see ``_marketsync_return``).
     """
     __name__ = 'account.invoice'
     _marketsync_fresh = False
@@ -453,7 +454,63 @@ class Invoice(Keyed, metaclass=PoolMeta):
                     account=int(t['account']))
                 for t in values.get('taxes') or []]
             invoice.save()
+            cls._marketsync_return(invoice, values.get('return') or {})
         return cls(invoice.id)
+
+    @classmethod
+    def _marketsync_return(cls, invoice, values):
+        """The goods coming back to stock: a customer return shipment in the same transaction
+        (received and done when they have arrived, else a draft for the warehouse to receive).
+
+        ``values``: ``warehouse`` (id), ``date``, ``received``, ``reference``, ``lines``
+        (``product`` id, ``quantity``, ``unit_price``)."""
+        pool = Pool()
+        ShipmentReturn = pool.get('stock.shipment.out.return')
+        Move = pool.get('stock.move')
+        Location = pool.get('stock.location')
+        Product = pool.get('product.product')
+        lines = values.get('lines') or []
+        if not lines:
+            return
+        Date = pool.get('ir.date')
+        warehouse = Location(int(values['warehouse']))
+        party = invoice.party
+        date = values.get('date')
+        with Transaction().set_context(company=invoice.company.id):
+            today = Date.today()
+        if date and date > today:
+            date = today
+        shipment = ShipmentReturn(
+            company=invoice.company, customer=party, warehouse=warehouse,
+            contact_address=party.address_get(),
+            reference=values.get('reference'), planned_date=date)
+        shipment.on_change_warehouse()
+        shipment.save()
+        moves = []
+        for line in lines:
+            product = Product(int(line['product']))
+            moves.append(Move(
+                    product=product, unit=product.default_uom,
+                    quantity=line['quantity'],
+                    from_location=party.customer_location,
+                    to_location=shipment.warehouse_input,
+                    company=invoice.company, shipment=shipment,
+                    planned_date=date, unit_price=line['unit_price'],
+                    currency=invoice.currency, state='draft'))
+        Move.save(moves)
+        if values.get('received'):
+            Move.write(moves, {'effective_date': date})
+            ShipmentReturn.write([shipment], {'effective_date': date})
+            # The moves from the customer have no origin (no return sale: the credit note of
+            # this transaction, with the same reference, is their document), which Tryton
+            # asks a person to confirm; this call is that confirmation.
+            with Transaction().set_context(_skip_warnings=True):
+                ShipmentReturn.receive([shipment])
+                shipment = ShipmentReturn(shipment.id)
+                Move.write(
+                    [m for m in shipment.inventory_moves if m.state == 'draft'],
+                    {'effective_date': date})
+                ShipmentReturn.do([shipment])
 
     @classmethod
     def _marketsync_finish(cls, invoices):

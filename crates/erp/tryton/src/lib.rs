@@ -943,13 +943,19 @@ impl ErpAdapter for TrytonAdapter {
             )
             .await?;
         let codes = lifecycle::refund_codes(refund, &request.items);
-        let products: HashMap<String, i64> = if codes.is_empty() {
+        let returned = lifecycle::returned_goods(refund, &request.items);
+        let lookup: BTreeSet<&str> = codes
+            .iter()
+            .map(String::as_str)
+            .chain(returned.iter().map(|g| g.code.as_str()))
+            .collect();
+        let products: HashMap<String, i64> = if lookup.is_empty() {
             HashMap::new()
         } else {
             self.rpc
                 .search_read(
                     "product.product",
-                    json!([["code", "in", codes]]),
+                    json!([["code", "in", lookup]]),
                     None,
                     &["id", "code"],
                     &c,
@@ -959,17 +965,71 @@ impl ErpAdapter for TrytonAdapter {
                 .filter_map(|r| Some((string(r, "code")?, int(r, "id")?)))
                 .collect()
         };
-        let mut product_ids = Vec::with_capacity(codes.len());
-        for (line, code) in refund.lines.iter().zip(&codes) {
-            let id = products.get(code).copied().ok_or_else(|| {
+        let product = |code: &str| {
+            products.get(code).copied().ok_or_else(|| {
                 Error::mapping(
                     ReasonCode::UnknownSku,
                     format!("Tryton has no product with code {code:?}"),
                 )
-                .with_context("sku", line.sku.as_str())
-            })?;
-            product_ids.push(Some(id));
-        }
+                .with_context("sku", code)
+            })
+        };
+        let product_ids = codes
+            .iter()
+            .map(|code| product(code).map(Some))
+            .collect::<Result<Vec<_>>>()?;
+        // Goods back to stock: a customer return shipment in the warehouse, in the same
+        // transaction as the credit note.
+        let goods_return = match (&refund.goods_return, returned.is_empty()) {
+            (Some(goods), false) => {
+                let warehouse = self
+                    .one_id(
+                        "stock.location",
+                        json!([
+                            ["code", "=", self.config.warehouse],
+                            ["type", "=", "warehouse"]
+                        ]),
+                        &c,
+                        "warehouse with the code",
+                        &self.config.warehouse,
+                    )
+                    .await?;
+                let lines = returned
+                    .iter()
+                    .map(|g| {
+                        Ok(json!({
+                            "product": product(&g.code)?,
+                            "quantity": f64::from(g.quantity),
+                            "unit_price": wire::decimal(g.unit_price),
+                        }))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let reference = [
+                    goods.carrier.as_deref().unwrap_or_default().trim(),
+                    goods.tracking_number.as_deref().unwrap_or_default().trim(),
+                ]
+                .iter()
+                .filter(|p| !p.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+                let reference = if reference.is_empty() {
+                    format!("{}:{} return {}", refund.channel, refund.order_id, goods.id)
+                } else {
+                    reference
+                };
+                json!({
+                    "warehouse": warehouse,
+                    "date": wire::date(
+                        goods.received_at.unwrap_or(refund.updated_at).date_naive()
+                    ),
+                    "received": goods.received_at.is_some(),
+                    "reference": text::char_field(&reference, text::CHAR_MAX),
+                    "lines": lines,
+                })
+            }
+            _ => Value::Null,
+        };
         let note = lifecycle::credit_note(refund, &product_ids)?;
         let taxes = if note.taxes.is_empty() {
             Vec::new()
@@ -1001,6 +1061,7 @@ impl ErpAdapter for TrytonAdapter {
             ),
             "lines": note.line_values(),
             "taxes": taxes,
+            "return": goods_return,
         });
         self.upsert_keyed(INVOICE, key, values, &c, ErpDocumentKind::Refund)
             .await

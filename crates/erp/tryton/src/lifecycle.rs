@@ -274,6 +274,62 @@ pub fn credit_note(refund: &Refund, products: &[Option<i64>]) -> Result<CreditNo
     Ok(note)
 }
 
+/// One line of goods coming back to stock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReturnedGoods {
+    /// The product code (the resolved ERP item, else the SKU).
+    pub code: String,
+    /// Units coming back.
+    pub quantity: u32,
+    /// The unit price they were sold at, net of included tax (the refunded goods amount per
+    /// unit, at [`PRICE_DIGITS`]; 0 when the refund names no amount for the line).
+    pub unit_price: Decimal,
+}
+
+/// The goods of a refund's return that go back to sellable stock (`restock`, at least one
+/// unit), per return line: what a customer return shipment receives. Returned goods that are
+/// not restocked (damaged, destroyed) are not stock, and are left out.
+pub fn returned_goods(
+    refund: &Refund,
+    items: &BTreeMap<marketsync_core::OrderLineId, marketsync_core::ErpItemId>,
+) -> Vec<ReturnedGoods> {
+    let Some(goods) = &refund.goods_return else {
+        return Vec::new();
+    };
+    goods
+        .lines
+        .iter()
+        .filter(|l| l.restock && l.quantity > 0)
+        .map(|l| {
+            let unit_price = refund
+                .lines
+                .iter()
+                .find(|r| r.line_id == l.line_id && r.quantity > 0)
+                .and_then(|r| {
+                    let included = r
+                        .taxes
+                        .iter()
+                        .filter(|t| t.included_in_price)
+                        .try_fold(Decimal::ZERO, |acc, t| acc.checked_add(t.amount.amount))?;
+                    r.amount
+                        .amount
+                        .checked_sub(included)?
+                        .checked_div(Decimal::from(r.quantity))
+                        .map(|p| p.round_dp(PRICE_DIGITS))
+                })
+                .filter(|p| !p.is_sign_negative())
+                .unwrap_or(Decimal::ZERO);
+            ReturnedGoods {
+                code: items
+                    .get(&l.line_id)
+                    .map_or_else(|| l.sku.as_str().to_owned(), |i| i.as_str().to_owned()),
+                quantity: l.quantity,
+                unit_price,
+            }
+        })
+        .collect()
+}
+
 /// The product codes a refund's lines are booked under: the ERP item the mapping resolved for
 /// the order line, else the SKU (as the sales order was).
 pub fn refund_codes(
@@ -427,6 +483,29 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 100, "only {checked} refunds generated");
+    }
+
+    #[test]
+    fn only_restocked_returned_units_go_back_to_stock() {
+        let json = US.replace(
+            "\"total\": {\"amount\": \"37.47\", \"currency\": \"USD\"}",
+            "\"total\": {\"amount\": \"37.47\", \"currency\": \"USD\"},
+             \"goods_return\": {\"id\": \"ret-1\", \"received_at\": \"2026-03-12T10:00:00Z\",
+                \"lines\": [{\"line_id\": \"1\", \"sku\": \"SKU-0001\", \"quantity\": 2, \"restock\": true},
+                          {\"line_id\": \"1\", \"sku\": \"SKU-0001\", \"quantity\": 1, \"restock\": false}]}",
+        );
+        let r = refund(&json);
+        assert!(r.goods_return.is_some(), "{json}");
+        let items = BTreeMap::from([("1".into(), marketsync_core::ErpItemId::new("ITEM-1"))]);
+        assert_eq!(
+            returned_goods(&r, &items),
+            vec![ReturnedGoods {
+                code: "ITEM-1".into(),
+                quantity: 2,
+                unit_price: dec!(10.00),
+            }]
+        );
+        assert_eq!(returned_goods(&refund(US), &BTreeMap::new()), vec![]);
     }
 
     #[test]

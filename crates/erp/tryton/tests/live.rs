@@ -904,3 +904,70 @@ async fn refunds_are_refused_before_anything_is_written_when_they_cannot_be_book
         Some("-20.00".parse::<Decimal>().unwrap())
     );
 }
+
+#[tokio::test]
+async fn returned_goods_come_back_to_stock_with_the_credit_note() {
+    let Some(a) = adapter() else { return };
+    // SKU-0016 is only returned by this test.
+    let before = on_hand(&a, "SKU-0016").await;
+    let k = key("return-sale");
+    let o = order(&format!("LIVE-RETURN-{}", k.as_str()), "SKU-0016");
+    a.upsert_sales_order(&SalesOrderRequest::new(k.clone(), o.clone()))
+        .await
+        .unwrap();
+    // The return's tracking number names this run: its shipments are found by reference.
+    let with_return = |id: &str, received: bool| -> Refund {
+        let mut r = refund_of(&o, id, "SKU-0016", false);
+        let mut goods = json!({
+            "id": format!("RET-{id}"), "carrier": "UPS",
+            "tracking_number": format!("{}-{id}", k.as_str()),
+            "lines": [{"line_id": "1", "sku": "SKU-0016", "quantity": 1, "restock": true},
+                      {"line_id": "1", "sku": "SKU-0016", "quantity": 1, "restock": false}],
+        });
+        if received {
+            goods["received_at"] = json!("2026-03-12T10:00:00Z");
+        }
+        r.goods_return = Some(serde_json::from_value(goods).unwrap());
+        r
+    };
+    let returns = |id: &str| {
+        let reference = format!("UPS {}-{id}", k.as_str());
+        let a = &a;
+        async move {
+            a.rpc()
+                .search_read(
+                    "stock.shipment.out.return",
+                    json!([["reference", "=", reference]]),
+                    None,
+                    &["state", "effective_date", "incoming_moves"],
+                    &json!({}),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // Received: the restocked unit is back on hand, the damaged one is not stock.
+    let received = RefundRequest::new(key("return-received"), with_return("RR", true));
+    let note = a.record_refund(&received).await.unwrap();
+    assert!(note.created);
+    assert_eq!(on_hand(&a, "SKU-0016").await, before + 1);
+    let rows = returns("RR").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["state"], "done");
+    assert_eq!(rows[0]["incoming_moves"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        wire::parse_date(&rows[0]["effective_date"]),
+        NaiveDate::from_ymd_opt(2026, 3, 12)
+    );
+    // A repeat makes no second return.
+    assert_eq!(a.record_refund(&received).await.unwrap().id, note.id);
+    assert_eq!(returns("RR").await.len(), 1);
+    assert_eq!(on_hand(&a, "SKU-0016").await, before + 1);
+    // Not received yet: a draft for the warehouse to receive; stock unchanged.
+    let pending = RefundRequest::new(key("return-pending"), with_return("RP", false));
+    a.record_refund(&pending).await.unwrap();
+    let rows = returns("RP").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["state"], "draft");
+    assert_eq!(on_hand(&a, "SKU-0016").await, before + 1);
+}

@@ -111,8 +111,10 @@ if [ ! -x "$venv/bin/trytond" ] || [ "$(cat "$venv/.req-hash" 2>/dev/null)" != "
 fi
 
 # 1b. The marketsync Tryton module (scripts/tryton/marketsync: the unique idempotency key on
-# account.move and sale.sale and the atomic find-or-create-and-post RPCs), copied into the venv's
-# trytond/modules on every run so a recreated venv has it too.
+# account.move, sale.sale, stock.shipment.out and account.invoice and the atomic find-or-make-
+# and-finish RPCs), copied into the venv's trytond/modules on every run so a recreated venv has
+# it too. A changed module is upgraded into an existing database below (`-u marketsync`), which
+# adds the new columns and unique constraints without touching the data.
 modules_dir="$("$venv/bin/python" -c 'import os, trytond.modules as m; print(os.path.dirname(m.__file__))')"
 if ! diff -rq -x __pycache__ "$here/tryton/marketsync" "$modules_dir/marketsync" >/dev/null 2>&1; then
   rm -rf "$modules_dir/marketsync"

@@ -1,7 +1,10 @@
 //! Tryton JSON-RPC answers → the error table and the value readers (exact decimals, dates,
-//! whole bounded stock quantities).
+//! whole bounded stock quantities); and refunds → credit notes (a refund either makes a credit
+//! note whose total is exactly minus the refund's, all lines and taxes credits, or is refused).
 #![no_main]
 use libfuzzer_sys::{fuzz_mutator, fuzz_target};
+use marketsync_core::Refund;
+use marketsync_tryton::lifecycle::credit_note;
 use marketsync_tryton::wire::{
     self, MAX_STOCK_QUANTITY, RpcResponse, parse_date, parse_decimal, parse_stock_quantity,
 };
@@ -27,6 +30,18 @@ fn walk(v: &Value) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(refund) = serde_json::from_slice::<Refund>(data) {
+        let products = vec![Some(1); refund.lines.len()];
+        if let Ok(note) = credit_note(&refund, &products) {
+            assert_eq!(note.total(), Some(-refund.total.amount));
+            assert!(note.lines.iter().all(|l| l.quantity < 0));
+            assert!(
+                note.taxes
+                    .iter()
+                    .all(|t| t.amount.is_sign_negative() || t.amount.is_zero())
+            );
+        }
+    }
     let Ok(answer) = serde_json::from_slice::<RpcResponse>(data) else {
         return;
     };

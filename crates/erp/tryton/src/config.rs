@@ -71,6 +71,11 @@ pub struct TrytonConfig {
     /// Code of the warehouse (`stock.location` of type warehouse) for stock positions.
     #[serde(default = "default_warehouse")]
     pub warehouse: String,
+    /// Our GL code of the sales-tax / VAT account that credit notes carry the refunded taxes
+    /// on (resolved through [`TrytonConfig::accounts`] like journal lines). Needed only for
+    /// refunds with taxes: without it such a refund is a `Mapping` error (`unmapped_tax`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_account: Option<String>,
     /// Whole-request timeout in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -100,6 +105,7 @@ impl fmt::Debug for TrytonConfig {
             .field("accounts", &self.accounts.len())
             .field("journal", &self.journal)
             .field("warehouse", &self.warehouse)
+            .field("tax_account", &self.tax_account)
             .field("timeout_ms", &self.timeout_ms)
             .finish_non_exhaustive()
     }
@@ -142,6 +148,7 @@ impl TrytonConfig {
             channel_parties: BTreeMap::new(),
             default_party: None,
             warehouse: default_warehouse(),
+            tax_account: None,
             timeout_ms: default_timeout_ms(),
         }
     }
@@ -149,6 +156,12 @@ impl TrytonConfig {
     /// Maps one of our GL account codes to a Tryton account code.
     pub fn with_account(mut self, ours: impl Into<String>, tryton: impl Into<String>) -> Self {
         self.accounts.insert(ours.into(), tryton.into());
+        self
+    }
+
+    /// Sets the GL code (ours) of the tax account credit notes carry refunded taxes on.
+    pub fn with_tax_account(mut self, ours: impl Into<String>) -> Self {
+        self.tax_account = Some(ours.into());
         self
     }
 
@@ -183,7 +196,7 @@ impl TrytonConfig {
     /// Builds from a key → value map (keys without the `MARKETSYNC_TRYTON_` prefix):
     /// `URL`, `DB`, `LOGIN`, `PASSWORD` or `PASSWORD_FILE`, `DEFAULT_ENTITY`, and optionally
     /// `COMPANIES` / `ACCOUNTS` / `CHANNEL_PARTIES` (`ours=theirs,…`), `JOURNAL`,
-    /// `DEFAULT_PARTY`, `WAREHOUSE`, `TIMEOUT_MS`.
+    /// `DEFAULT_PARTY`, `WAREHOUSE`, `TAX_ACCOUNT`, `TIMEOUT_MS`.
     pub fn from_map(map: &BTreeMap<String, String>) -> Result<TrytonConfig> {
         let get = |k: &str| map.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         let req = |k: &str| {
@@ -241,6 +254,9 @@ impl TrytonConfig {
         }
         if let Some(v) = get("WAREHOUSE") {
             c.warehouse = v.to_owned();
+        }
+        if let Some(v) = get("TAX_ACCOUNT") {
+            c.tax_account = Some(v.to_owned());
         }
         if let Some(v) = get("TIMEOUT_MS") {
             c.timeout_ms = v.parse().map_err(|_| {
@@ -333,7 +349,9 @@ mod tests {
             ("DEFAULT_ENTITY", "US01"),
             ("ACCOUNTS", "1210=1.2.3, 4000=4.1.1"),
             ("CHANNEL_PARTIES", "amazon=AMZ"),
+            ("TAX_ACCOUNT", "2202"),
         ]))?;
+        assert_eq!(c.tax_account.as_deref(), Some("2202"));
         assert_eq!(c.login, "admin");
         assert_eq!(c.endpoint()?.as_str(), "http://127.0.0.1:8765/books/rpc/");
         assert_eq!(c.account_code("1210"), "1.2.3");

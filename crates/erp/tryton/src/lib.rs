@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod config;
+pub mod lifecycle;
 pub mod text;
 pub mod wire;
 
@@ -14,8 +15,9 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 use marketsync_core::{
     Channel, ErpAdapter, ErpCapabilities, ErpDocumentId, ErpDocumentKind, ErpDocumentRef, Error,
-    ErrorKind, Health, IdempotencyKey, InventoryPosition, JournalEntry, JournalRequest, LocationId,
-    Money, ReasonCode, Result, SalesOrderRequest, Side, Sku,
+    ErrorKind, FulfilmentRequest, Health, IdempotencyKey, InventoryPosition, JournalEntry,
+    JournalRequest, LocationId, Money, OrderId, ReasonCode, RefundRequest, RefundStatus, Result,
+    SalesOrderRequest, Side, Sku,
 };
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
@@ -23,11 +25,24 @@ use serde_json::{Map, Value, json};
 pub use client::{RpcClient, session_header};
 pub use config::{Secret, TrytonConfig};
 
-/// The models the adapter keys its documents in. Both carry the `marketsync_key` field of the
+/// The models the adapter keys its documents in. All carry the `marketsync_key` field of the
 /// `marketsync` Tryton module (`scripts/tryton/marketsync`): unique and indexed in the database,
 /// so the ERP itself refuses a second document for a key.
 const MOVE: &str = "account.move";
 const SALE: &str = "sale.sale";
+/// Customer shipments (fulfilments).
+const SHIPMENT: &str = "stock.shipment.out";
+/// Credit notes (refunds): `out` invoices with negative lines.
+const INVOICE: &str = "account.invoice";
+
+/// The keyed models in the order [`ErpAdapter::find_by_idempotency_key`] asks them, with the
+/// kind of document each holds.
+const KEYED: [(&str, ErpDocumentKind); 4] = [
+    (MOVE, ErpDocumentKind::JournalEntry),
+    (SALE, ErpDocumentKind::SalesOrder),
+    (SHIPMENT, ErpDocumentKind::Fulfilment),
+    (INVOICE, ErpDocumentKind::Refund),
+];
 
 /// A Tryton company as the adapter uses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,8 +127,9 @@ fn module_missing(e: Error) -> Error {
             .to_owned();
         Error::new(
             ErrorKind::ConfigInvalid,
-            "the Tryton database does not expose the marketsync module's methods: activate the \
-             `marketsync` module (scripts/tryton/marketsync; scripts/tryton-up.sh does it)",
+            "the Tryton database does not expose the marketsync module's methods for this \
+             document: activate or update the `marketsync` module (scripts/tryton/marketsync; \
+             scripts/tryton-up.sh does it)",
         )
         .with_context("tryton_method", method)
     } else {
@@ -473,6 +489,106 @@ impl TrytonAdapter {
             .map_err(|e| module_missing(e).with_context("idempotency_key", key.as_str()))?;
         keyed_answer(&answer, model, kind)
     }
+    /// The confirmed sale of an order and its company: the sale the pipeline booked
+    /// (`known`, a `sale.sale` id), else the one whose reference is `<channel>:<order id>`.
+    /// `None` when Tryton holds no confirmed sale of the order.
+    async fn sale_of(
+        &self,
+        known: Option<&ErpDocumentId>,
+        channel: &Channel,
+        order: &OrderId,
+    ) -> Result<Option<(i64, i64)>> {
+        let domain = match known {
+            Some(id) => {
+                let id: i64 = id.as_str().parse().map_err(|_| {
+                    Error::validation(
+                        ReasonCode::ErpRejected,
+                        format!("{:?} is not a Tryton sale id", id.as_str()),
+                    )
+                })?;
+                json!([["id", "=", id]])
+            }
+            None => json!([
+                [
+                    "reference",
+                    "=",
+                    text::char_field(&format!("{channel}:{order}"), text::CHAR_MAX)
+                ],
+                ["state", "in", ["confirmed", "processing", "done"]]
+            ]),
+        };
+        let rows = self
+            .rpc
+            .search_read(
+                SALE,
+                domain,
+                Some(2),
+                &["id", "company", "state"],
+                &json!({}),
+            )
+            .await?;
+        match rows.as_slice() {
+            [] => Ok(None),
+            [row] => match (int(row, "id"), int(row, "company")) {
+                (Some(id), Some(company)) => Ok(Some((id, company))),
+                _ => Err(Error::new(
+                    ErrorKind::Unexpected,
+                    "Tryton answered a sale without id or company",
+                )),
+            },
+            _ => Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "several confirmed Tryton sales reference {channel}:{order}: name the sales \
+                     order in the request"
+                ),
+            )
+            .with_context("order_id", order.as_str())),
+        }
+    }
+
+    /// The Tryton account id of one of our GL codes in a company.
+    async fn account_id(&self, company: i64, ours: &str) -> Result<i64> {
+        let codes = BTreeSet::from([ours]);
+        let accounts = self.accounts(company, &codes).await?;
+        accounts
+            .get(ours)
+            .map(|a| a.id)
+            .ok_or_else(|| Error::new(ErrorKind::Unexpected, "an account vanished from the lookup"))
+    }
+
+    /// A company by its id (for documents that follow the sale's company).
+    async fn company_by_id(&self, id: i64) -> Result<Company> {
+        let rows = self
+            .rpc
+            .search_read(
+                "company.company",
+                json!([["id", "=", id]]),
+                Some(1),
+                &["id", "currency", "currency.code"],
+                &json!({}),
+            )
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| not_found("company with the id", &id.to_string()))?;
+        let currency = row
+            .get("currency.")
+            .and_then(|c| c.get("code"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        match (int(row, "currency"), currency) {
+            (Some(currency_id), Some(currency)) => Ok(Company {
+                id,
+                currency,
+                currency_id,
+            }),
+            _ => Err(Error::new(
+                ErrorKind::Unexpected,
+                "Tryton answered a company without currency",
+            )),
+        }
+    }
 }
 
 fn line_value(
@@ -501,14 +617,15 @@ impl ErpAdapter for TrytonAdapter {
         "tryton"
     }
 
-    /// Journals, sales orders and stock positions. Fulfilments and refunds are `Unsupported`:
-    /// see the crate docs.
+    /// Journals, sales orders, fulfilments (customer shipments), refunds (credit notes) and
+    /// stock positions.
     fn capabilities(&self) -> ErpCapabilities {
-        let mut caps = ErpCapabilities::none();
-        caps.journals = true;
-        caps.sales_orders = true;
-        caps.inventory = true;
-        caps
+        ErpCapabilities::none()
+            .with_journals(true)
+            .with_sales_orders(true)
+            .with_fulfilments(true)
+            .with_refunds(true)
+            .with_inventory(true)
     }
 
     async fn health_check(&self) -> Result<Health> {
@@ -517,7 +634,8 @@ impl ErpAdapter for TrytonAdapter {
         self.rpc
             .call("model.res.user.get_preferences", &[json!(true), json!({})])
             .await?;
-        // The `marketsync` module answers (an unused key finds nothing).
+        // The `marketsync` module answers for every keyed model (an unused key finds
+        // nothing): a database with an older module fails here, not on the first refund.
         let probe = IdempotencyKey::derive(
             &Channel::Custom("health".into()),
             &marketsync_core::ShopId::new("health"),
@@ -525,8 +643,9 @@ impl ErpAdapter for TrytonAdapter {
             "probe",
             &marketsync_core::Revision::Version(0),
         );
-        self.find_keyed(MOVE, &probe, ErpDocumentKind::JournalEntry)
-            .await?;
+        for (model, kind) in KEYED {
+            self.find_keyed(model, &probe, kind).await?;
+        }
         Ok(Health {
             ok: true,
             latency: Some(started.elapsed()),
@@ -720,8 +839,233 @@ impl ErpAdapter for TrytonAdapter {
             .await
     }
 
-    // record_fulfilment and record_refund: the trait's default (`Unsupported`), as
-    // `capabilities()` declares.
+    /// Ships the order's confirmed sale: the sale's open customer shipment
+    /// (`stock.shipment.out`) goes through Tryton's workflow (waiting, assigned — forced when
+    /// the book stock is short, since the goods have left —, picked, packed, done) with the
+    /// shipment's quantities, dated when it left; the sale makes a new shipment for what is
+    /// left. One Tryton transaction, keyed on the shipment.
+    async fn record_fulfilment(&self, request: &FulfilmentRequest) -> Result<ErpDocumentRef> {
+        let key = &request.idempotency_key;
+        if let Some(doc) = self
+            .find_keyed(SHIPMENT, key, ErpDocumentKind::Fulfilment)
+            .await?
+        {
+            return Ok(doc);
+        }
+        let shipment = &request.shipment;
+        let lines = lifecycle::fulfilment_lines(shipment)?;
+        let (sale, company) = self
+            .sale_of(
+                request.sales_order.as_ref(),
+                &shipment.channel,
+                &shipment.order_id,
+            )
+            .await?
+            .ok_or_else(|| {
+                Error::validation(
+                    ReasonCode::OrderNotSynced,
+                    format!(
+                        "Tryton holds no confirmed sale of {}:{}: sync the order first",
+                        shipment.channel, shipment.order_id
+                    ),
+                )
+                .with_context("order_id", shipment.order_id.as_str())
+            })?;
+        let reference = [shipment.carrier.trim(), shipment.tracking_number.trim()]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let values = json!({
+            "sale": sale,
+            "lines": lines,
+            "effective_date": wire::date(shipment.shipped_at.date_naive()),
+            "reference": text::char_field(&reference, text::CHAR_MAX),
+        });
+        self.upsert_keyed(
+            SHIPMENT,
+            key,
+            values,
+            &ctx(company),
+            ErpDocumentKind::Fulfilment,
+        )
+        .await
+    }
+
+    /// Books a completed refund as a credit note: an `out` invoice with negative lines (the
+    /// goods net of included taxes, shipping, any order-level remainder) and the refunded taxes
+    /// as manual invoice taxes, in the company of the order's sale, **validated but not
+    /// posted**: the refund's ledger entry is marketsync's refund reversal journal, as the
+    /// sale's revenue is its accrual journal (the sale is not invoiced by Tryton). See the crate
+    /// docs.
+    async fn record_refund(&self, request: &RefundRequest) -> Result<ErpDocumentRef> {
+        let key = &request.idempotency_key;
+        if let Some(doc) = self
+            .find_keyed(INVOICE, key, ErpDocumentKind::Refund)
+            .await?
+        {
+            return Ok(doc);
+        }
+        let refund = &request.refund;
+        if refund.status != RefundStatus::Completed {
+            return Err(Error::validation(
+                ReasonCode::NotPostable,
+                format!(
+                    "refund {} is {:?}: only a completed refund makes a credit note",
+                    refund.id, refund.status
+                ),
+            ));
+        }
+        refund.validate()?;
+        // The sale's company when Tryton holds the sale, else the default legal entity.
+        let company = match self
+            .sale_of(
+                request.sales_order.as_ref(),
+                &refund.channel,
+                &refund.order_id,
+            )
+            .await?
+        {
+            Some((_, company)) => self.company_by_id(company).await?,
+            None => self.company(&self.config.default_entity).await?,
+        };
+        let c = ctx(company.id);
+        let party_code = self.config.channel_party(&refund.channel);
+        let party = self.party(&party_code).await?;
+        let currency = self
+            .one_id(
+                "currency.currency",
+                json!([["code", "=", refund.total.currency.code()]]),
+                &c,
+                "currency with the code",
+                refund.total.currency.code(),
+            )
+            .await?;
+        let codes = lifecycle::refund_codes(refund, &request.items);
+        let returned = lifecycle::returned_goods(refund, &request.items);
+        let lookup: BTreeSet<&str> = codes
+            .iter()
+            .map(String::as_str)
+            .chain(returned.iter().map(|g| g.code.as_str()))
+            .collect();
+        let products: HashMap<String, i64> = if lookup.is_empty() {
+            HashMap::new()
+        } else {
+            self.rpc
+                .search_read(
+                    "product.product",
+                    json!([["code", "in", lookup]]),
+                    None,
+                    &["id", "code"],
+                    &c,
+                )
+                .await?
+                .iter()
+                .filter_map(|r| Some((string(r, "code")?, int(r, "id")?)))
+                .collect()
+        };
+        let product = |code: &str| {
+            products.get(code).copied().ok_or_else(|| {
+                Error::mapping(
+                    ReasonCode::UnknownSku,
+                    format!("Tryton has no product with code {code:?}"),
+                )
+                .with_context("sku", code)
+            })
+        };
+        let product_ids = codes
+            .iter()
+            .map(|code| product(code).map(Some))
+            .collect::<Result<Vec<_>>>()?;
+        // Goods back to stock: a customer return shipment in the warehouse, in the same
+        // transaction as the credit note.
+        let goods_return = match (&refund.goods_return, returned.is_empty()) {
+            (Some(goods), false) => {
+                let warehouse = self
+                    .one_id(
+                        "stock.location",
+                        json!([
+                            ["code", "=", self.config.warehouse],
+                            ["type", "=", "warehouse"]
+                        ]),
+                        &c,
+                        "warehouse with the code",
+                        &self.config.warehouse,
+                    )
+                    .await?;
+                let lines = returned
+                    .iter()
+                    .map(|g| {
+                        Ok(json!({
+                            "product": product(&g.code)?,
+                            "quantity": f64::from(g.quantity),
+                            "unit_price": wire::decimal(g.unit_price),
+                        }))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let reference = [
+                    goods.carrier.as_deref().unwrap_or_default().trim(),
+                    goods.tracking_number.as_deref().unwrap_or_default().trim(),
+                ]
+                .iter()
+                .filter(|p| !p.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+                let reference = if reference.is_empty() {
+                    format!("{}:{} return {}", refund.channel, refund.order_id, goods.id)
+                } else {
+                    reference
+                };
+                json!({
+                    "warehouse": warehouse,
+                    "date": wire::date(
+                        goods.received_at.unwrap_or(refund.updated_at).date_naive()
+                    ),
+                    "received": goods.received_at.is_some(),
+                    "reference": text::char_field(&reference, text::CHAR_MAX),
+                    "lines": lines,
+                })
+            }
+            _ => Value::Null,
+        };
+        let note = lifecycle::credit_note(refund, &product_ids)?;
+        let taxes = if note.taxes.is_empty() {
+            Vec::new()
+        } else {
+            let ours = self.config.tax_account.as_deref().ok_or_else(|| {
+                Error::mapping(
+                    ReasonCode::UnmappedTax,
+                    "the refund refunds taxes but no tax account is configured for credit \
+                     notes (TAX_ACCOUNT)",
+                )
+            })?;
+            note.tax_values(self.account_id(company.id, ours).await?)
+        };
+        let values = json!({
+            "company": company.id,
+            "party": party,
+            "currency": currency,
+            "invoice_date": wire::date(refund.updated_at.date_naive()),
+            "reference": text::char_field(
+                &format!("{}:{}", refund.channel, refund.order_id),
+                text::CHAR_MAX
+            ),
+            "description": text::char_field(
+                &format!(
+                    "{} refund {} of order {}",
+                    refund.channel, refund.id, refund.order_id
+                ),
+                text::CHAR_MAX
+            ),
+            "lines": note.line_values(),
+            "taxes": taxes,
+            "return": goods_return,
+        });
+        self.upsert_keyed(INVOICE, key, values, &c, ErpDocumentKind::Refund)
+            .await
+    }
 
     async fn inventory_positions(&self, skus: &[Sku]) -> Result<Vec<InventoryPosition>> {
         if skus.is_empty() {
@@ -798,14 +1142,12 @@ impl ErpAdapter for TrytonAdapter {
         &self,
         key: &IdempotencyKey,
     ) -> Result<Option<ErpDocumentRef>> {
-        if let Some(doc) = self
-            .find_keyed(MOVE, key, ErpDocumentKind::JournalEntry)
-            .await?
-        {
-            return Ok(Some(doc));
+        for (model, kind) in KEYED {
+            if let Some(doc) = self.find_keyed(model, key, kind).await? {
+                return Ok(Some(doc));
+            }
         }
-        self.find_keyed(SALE, key, ErpDocumentKind::SalesOrder)
-            .await
+        Ok(None)
     }
 }
 

@@ -146,6 +146,9 @@ fn text(value: Option<&Value>) -> String {
 /// | HTTP 503, 502, other 5xx | `Unavailable` | Temporary |
 /// | HTTP 504 | `Timeout` | Temporary |
 /// | HTTP 400, 413, 422 | `Validation` | Permanent |
+/// | `UserError` from the `marketsync` module, description `nothing_to_ship …` / `over_shipment …` | `Validation`, reason `over_fulfilment` | Permanent |
+/// | … description `unknown_sku code=…` | `Mapping`, reason `unknown_sku`, context `sku` | Permanent |
+/// | … description `sale_not_confirmed …` | `Validation`, reason `not_postable` | Permanent |
 /// | `UserError` "You are not allowed to…" | `PermissionDenied` | Permanent |
 /// | `UserError` from the `marketsync` module, description `duplicate_key ids=…` | `Conflict`, reason `duplicate_erp_documents`, context `tryton_ids` | Permanent |
 /// | `UserError` | `Validation`, reason `erp_rejected` | Permanent |
@@ -203,6 +206,31 @@ fn http_error(status: u16, retry_after: Option<Duration>) -> Error {
     err
 }
 
+/// A refusal of the `marketsync` module's fulfilment and credit-note RPCs: its description is
+/// `<code> [key=value]` (`nothing_to_ship sale=12`, `unknown_sku code=SKU-1`).
+fn module_refusal(message: &str, description: &str) -> Option<Error> {
+    if !message.starts_with("marketsync: ") {
+        return None;
+    }
+    let (code, detail) = description.split_once(' ').unwrap_or((description, ""));
+    let error = match code {
+        "unknown_sku" => {
+            let sku = detail.strip_prefix("code=").unwrap_or(detail);
+            Error::mapping(ReasonCode::UnknownSku, message).with_context("sku", sku)
+        }
+        "nothing_to_ship" | "over_shipment" => {
+            Error::validation(ReasonCode::OverFulfilment, message)
+        }
+        "sale_not_confirmed" => Error::validation(ReasonCode::NotPostable, message),
+        "invalid_quantity" => Error::validation(ReasonCode::InvalidQuantity, message),
+        "shipment_in_progress" | "no_revenue_account" | "invalid_key" => {
+            Error::validation(ReasonCode::ErpRejected, message)
+        }
+        _ => return None,
+    };
+    Some(error.with_context("tryton_reason", code))
+}
+
 fn rpc_error_to_error(e: &Value) -> Error {
     let (name, args) = match e.as_array().map(Vec::as_slice) {
         Some([name, args, ..]) => (name.as_str().unwrap_or_default(), args),
@@ -218,7 +246,9 @@ fn rpc_error_to_error(e: &Value) -> Error {
             } else {
                 format!("{message} - {description}")
             };
-            if let Some(ids) = description.strip_prefix("duplicate_key ids=") {
+            if let Some(e) = module_refusal(&message, &description) {
+                e.with_context("tryton_error", name)
+            } else if let Some(ids) = description.strip_prefix("duplicate_key ids=") {
                 // The `marketsync` module found several finished documents under one key
                 // (left by an adapter before the unique key): nothing can pick one safely.
                 Error::new(ErrorKind::Conflict, message)
@@ -369,6 +399,61 @@ mod tests {
         assert_eq!(e.retry(), Retry::Permanent);
         assert_eq!(e.reason().as_str(), "duplicate_erp_documents");
         assert_eq!(e.context_value("tryton_ids"), Some("12,15"));
+
+        let refusals = [
+            (
+                "nothing_to_ship sale=3",
+                ErrorKind::Validation,
+                "over_fulfilment",
+            ),
+            (
+                "over_shipment code=SKU-1",
+                ErrorKind::Validation,
+                "over_fulfilment",
+            ),
+            ("unknown_sku code=SKU-9", ErrorKind::Mapping, "unknown_sku"),
+            (
+                "sale_not_confirmed sale=3",
+                ErrorKind::Validation,
+                "not_postable",
+            ),
+            (
+                "invalid_quantity",
+                ErrorKind::Validation,
+                "invalid_quantity",
+            ),
+        ];
+        for (description, kind, reason) in refusals {
+            let err = json!(["UserError", ["marketsync: refused", description, null]]);
+            let e = parse_error(
+                200,
+                Some(&err),
+                None,
+                "model.stock.shipment.out.marketsync_upsert",
+            );
+            assert_eq!(e.kind(), &kind, "{description}");
+            assert_eq!(e.reason().as_str(), reason, "{description}");
+            assert!(!e.is_temporary(), "{description}");
+        }
+        let e = parse_error(
+            200,
+            Some(&json!([
+                "UserError",
+                ["marketsync: refused", "unknown_sku code=SKU-9", null]
+            ])),
+            None,
+            "m",
+        );
+        assert_eq!(e.context_value("sku"), Some("SKU-9"));
+        // Another module's user error with a look-alike description stays `erp_rejected`.
+        let other = json!([
+            "UserError",
+            ["The sale is closed.", "nothing_to_ship", null]
+        ]);
+        assert_eq!(
+            parse_error(200, Some(&other), None, "m").reason(),
+            ReasonCode::ErpRejected
+        );
 
         let warn = json!(["UserWarning", ["w1", "Are you sure?", ""]]);
         let e = parse_error(200, Some(&warn), None, "m");

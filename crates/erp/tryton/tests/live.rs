@@ -336,8 +336,12 @@ async fn real_server_errors_map_to_their_kinds() {
     .await
     .unwrap_err();
     assert!(err.is_temporary(), "{err}");
-    // Unsupported capabilities say so.
-    assert!(!a.capabilities().fulfilments && !a.capabilities().refunds);
+    // The whole order life cycle is supported, and declared.
+    let caps = a.capabilities();
+    assert!(
+        caps.journals && caps.sales_orders && caps.fulfilments && caps.refunds && caps.inventory,
+        "{caps:?}"
+    );
 }
 
 #[tokio::test]
@@ -732,4 +736,238 @@ async fn sales_left_by_an_older_adapter_are_repaired() {
             .unwrap(),
         0
     );
+}
+
+/// On hand in the warehouse, for one SKU.
+async fn on_hand(a: &TrytonAdapter, sku: &str) -> i64 {
+    a.inventory_positions(&[Sku::new(sku)]).await.unwrap()[0].on_hand
+}
+
+fn shipment_of(o: &Order, lines: serde_json::Value) -> Shipment {
+    serde_json::from_value(json!({
+        "channel": o.channel, "shop": o.shop, "order_id": o.id,
+        "carrier": "USPS", "tracking_number": "9400-LIVE",
+        "shipped_at": "2026-03-07T15:00:00Z", "lines": lines,
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_fulfilment_ships_stock_out_of_the_warehouse() {
+    let Some(a) = adapter() else { return };
+    // SKU-0018 is only shipped by this test.
+    let before = on_hand(&a, "SKU-0018").await;
+    let k = key("ship-stock");
+    let o = order(&format!("LIVE-SHIP-{}", k.as_str()), "SKU-0018");
+    let sale = a
+        .upsert_sales_order(&SalesOrderRequest::new(k.clone(), o.clone()))
+        .await
+        .unwrap();
+    let mut two = FulfilmentRequest::new(
+        key("ship-stock-1"),
+        shipment_of(
+            &o,
+            json!([{"line_id": "1", "sku": "SKU-0018", "quantity": 2}]),
+        ),
+    );
+    two.sales_order = Some(sale.id.clone());
+    let first = a.record_fulfilment(&two).await.unwrap();
+    assert_eq!(on_hand(&a, "SKU-0018").await, before - 2);
+    // Repeating it ships nothing more.
+    assert_eq!(a.record_fulfilment(&two).await.unwrap().id, first.id);
+    assert_eq!(on_hand(&a, "SKU-0018").await, before - 2);
+    // More than is left on the order is refused, and ships nothing.
+    let mut too_many = FulfilmentRequest::new(
+        key("ship-stock-2"),
+        shipment_of(
+            &o,
+            json!([{"line_id": "1", "sku": "SKU-0018", "quantity": 2}]),
+        ),
+    );
+    too_many.sales_order = Some(sale.id.clone());
+    let err = a.record_fulfilment(&too_many).await.unwrap_err();
+    assert_eq!(err.reason(), ReasonCode::OverFulfilment, "{err}");
+    assert!(
+        a.find_by_idempotency_key(&too_many.idempotency_key)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut rest = FulfilmentRequest::new(key("ship-stock-3"), shipment_of(&o, json!([])));
+    rest.sales_order = Some(sale.id.clone());
+    a.record_fulfilment(&rest).await.unwrap();
+    assert_eq!(on_hand(&a, "SKU-0018").await, before - 3);
+}
+
+#[tokio::test]
+async fn a_fulfilment_beyond_the_book_stock_is_forced_through() {
+    let Some(a) = adapter() else { return };
+    // SKU-0017 is only shipped by this test: one unit more than the warehouse holds.
+    let before = on_hand(&a, "SKU-0017").await;
+    let quantity = u32::try_from(before.max(0) + 1).unwrap();
+    let k = key("ship-forced");
+    let mut o = order(&format!("LIVE-FORCE-{}", k.as_str()), "SKU-0017");
+    o.lines[0].quantity = quantity;
+    a.upsert_sales_order(&SalesOrderRequest::new(k, o.clone()))
+        .await
+        .unwrap();
+    // No sale id: found by its reference.
+    let shipped = a
+        .record_fulfilment(&FulfilmentRequest::new(
+            key("ship-forced-1"),
+            shipment_of(&o, json!([])),
+        ))
+        .await
+        .unwrap();
+    assert!(shipped.created);
+    let after = on_hand(&a, "SKU-0017").await;
+    assert_eq!(after, before - i64::from(quantity));
+    assert!(after < 0, "the book stock shows the shortfall: {after}");
+}
+
+fn refund_of(o: &Order, id: &str, sku: &str, tax: bool) -> Refund {
+    let taxes = if tax {
+        json!([{"kind": "sales_tax", "amount": {"amount": "1.65", "currency": "USD"},
+                "included_in_price": false, "collected_by": "seller"}])
+    } else {
+        json!([])
+    };
+    let total = if tax { "21.65" } else { "20.00" };
+    serde_json::from_value(json!({
+        "channel": o.channel, "shop": o.shop, "id": id, "order_id": o.id,
+        "revision": {"kind": "version", "value": 1}, "status": "completed",
+        "raw_status": "success", "reason": {},
+        "created_at": "2026-03-10T08:00:00Z", "updated_at": "2026-03-10T08:30:00Z",
+        "lines": [{"line_id": "1", "sku": sku, "quantity": 1, "restock": false,
+                   "amount": {"amount": "20.00", "currency": "USD"}, "taxes": taxes}],
+        "total": {"amount": total, "currency": "USD"}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn refunds_are_refused_before_anything_is_written_when_they_cannot_be_booked() {
+    let Some(a) = adapter() else { return };
+    let o = order("LIVE-REFUND-NO-SALE", "SKU-0003");
+    // An unknown product.
+    let k = key("refund-unknown-sku");
+    let err = a
+        .record_refund(&RefundRequest::new(
+            k.clone(),
+            refund_of(&o, "R-U", "NOPE-1", false),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.reason()),
+        (&ErrorKind::Mapping, ReasonCode::UnknownSku)
+    );
+    assert_eq!(count(&a, "account.invoice", &k).await, 0);
+    // Taxes, but no tax account to carry them on.
+    let mut config = a.config().clone();
+    config.tax_account = None;
+    let untaxed = TrytonAdapter::new(config).unwrap();
+    let k = key("refund-no-tax-account");
+    let err = untaxed
+        .record_refund(&RefundRequest::new(
+            k.clone(),
+            refund_of(&o, "R-T", "SKU-0003", true),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), ReasonCode::UnmappedTax, "{err}");
+    assert_eq!(count(&a, "account.invoice", &k).await, 0);
+    // Without taxes it books (in the default company: Tryton holds no sale of the order).
+    let note = untaxed
+        .record_refund(&RefundRequest::new(
+            k.clone(),
+            refund_of(&o, "R-T", "SKU-0003", false),
+        ))
+        .await
+        .unwrap();
+    assert!(note.created);
+    assert_eq!(count(&a, "account.invoice", &k).await, 1);
+    let row = a
+        .rpc()
+        .search_read(
+            "account.invoice",
+            key_domain(&k),
+            None,
+            &["company.party.code", "total_amount", "state"],
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(row[0]["state"], "validated");
+    assert_eq!(
+        wire::parse_decimal(&row[0]["total_amount"]),
+        Some("-20.00".parse::<Decimal>().unwrap())
+    );
+}
+
+#[tokio::test]
+async fn returned_goods_come_back_to_stock_with_the_credit_note() {
+    let Some(a) = adapter() else { return };
+    // SKU-0016 is only returned by this test.
+    let before = on_hand(&a, "SKU-0016").await;
+    let k = key("return-sale");
+    let o = order(&format!("LIVE-RETURN-{}", k.as_str()), "SKU-0016");
+    a.upsert_sales_order(&SalesOrderRequest::new(k.clone(), o.clone()))
+        .await
+        .unwrap();
+    // The return's tracking number names this run: its shipments are found by reference.
+    let with_return = |id: &str, received: bool| -> Refund {
+        let mut r = refund_of(&o, id, "SKU-0016", false);
+        let mut goods = json!({
+            "id": format!("RET-{id}"), "carrier": "UPS",
+            "tracking_number": format!("{}-{id}", k.as_str()),
+            "lines": [{"line_id": "1", "sku": "SKU-0016", "quantity": 1, "restock": true},
+                      {"line_id": "1", "sku": "SKU-0016", "quantity": 1, "restock": false}],
+        });
+        if received {
+            goods["received_at"] = json!("2026-03-12T10:00:00Z");
+        }
+        r.goods_return = Some(serde_json::from_value(goods).unwrap());
+        r
+    };
+    let returns = |id: &str| {
+        let reference = format!("UPS {}-{id}", k.as_str());
+        let a = &a;
+        async move {
+            a.rpc()
+                .search_read(
+                    "stock.shipment.out.return",
+                    json!([["reference", "=", reference]]),
+                    None,
+                    &["state", "effective_date", "incoming_moves"],
+                    &json!({}),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // Received: the restocked unit is back on hand, the damaged one is not stock.
+    let received = RefundRequest::new(key("return-received"), with_return("RR", true));
+    let note = a.record_refund(&received).await.unwrap();
+    assert!(note.created);
+    assert_eq!(on_hand(&a, "SKU-0016").await, before + 1);
+    let rows = returns("RR").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["state"], "done");
+    assert_eq!(rows[0]["incoming_moves"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        wire::parse_date(&rows[0]["effective_date"]),
+        NaiveDate::from_ymd_opt(2026, 3, 12)
+    );
+    // A repeat makes no second return.
+    assert_eq!(a.record_refund(&received).await.unwrap().id, note.id);
+    assert_eq!(returns("RR").await.len(), 1);
+    assert_eq!(on_hand(&a, "SKU-0016").await, before + 1);
+    // Not received yet: a draft for the warehouse to receive; stock unchanged.
+    let pending = RefundRequest::new(key("return-pending"), with_return("RP", false));
+    a.record_refund(&pending).await.unwrap();
+    let rows = returns("RP").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["state"], "draft");
+    assert_eq!(on_hand(&a, "SKU-0016").await, before + 1);
 }

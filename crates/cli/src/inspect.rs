@@ -207,7 +207,7 @@ pub async fn replay(
     let mut out = String::new();
     let (mut done, mut open) = (0, 0);
     for x in &targets {
-        let Some((conn, engine)) = pipeline.lane(&x.stream.channel, &x.stream.shop) else {
+        let Some(lane) = pipeline.lane(&x.stream.channel, &x.stream.shop) else {
             let _ = writeln!(
                 out,
                 "{:>6}  skipped: no connector for {} {} in the config",
@@ -219,8 +219,9 @@ pub async fn replay(
             bar.inc(1);
             continue;
         };
-        let result = engine
-            .replay_exception(x.id, actor, Some(conn.as_ref()))
+        let result = lane
+            .engine
+            .replay_exception(x.id, actor, Some(lane.connector.as_ref()))
             .await;
         let line = match result {
             Ok(ReplayResult::Ran(outcome)) => {

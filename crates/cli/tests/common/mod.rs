@@ -1,0 +1,54 @@
+//! Helpers the CLI tests share: a scratch folder, the binary run off the runtime's threads,
+//! its output, and the simulators' credentials as environment variables.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use marketsync_cli::simulate::Simulators;
+
+/// A fresh scratch folder named after the test and the process.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("marketsync-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the binary off the runtime's threads (the simulators live on them).
+pub async fn cli(args: Vec<String>, env: Vec<(String, String)>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_marketsync"))
+            .args(&args)
+            .envs(env)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// The arguments, then `--config FILE`.
+pub fn args(list: &[&str], config: &Path) -> Vec<String> {
+    let mut v: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+    v.push("--config".into());
+    v.push(config.display().to_string());
+    v
+}
+
+/// (stdout, stderr).
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The simulators' credentials, as the variables the configuration names.
+pub fn env_of(sims: &Simulators) -> Vec<(String, String)> {
+    sims.env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}

@@ -1110,4 +1110,115 @@ mod tests {
             assert!(defs.contains_key(name), "{name}");
         }
     }
+
+    fn with(extra: &str) -> Result<RunConfig, ConfigError> {
+        let doc = format!("{}\n{extra}\n", crate::simulate::EXAMPLE_CONFIG);
+        RunConfig::parse(&doc, Path::new("examples/c.toml"), Path::new("examples"))
+    }
+
+    #[test]
+    fn the_example_has_an_inventory_push_and_no_queue() {
+        let c = example();
+        let inv = c.inventory.as_ref().unwrap();
+        assert_eq!(inv.safety_buffer, 2);
+        assert_eq!(inv.items.len(), 12);
+        assert_eq!(inv.items["1009"], "SKU-0009");
+        assert!(
+            c.connectors
+                .iter()
+                .all(|c| c.inventory == ConnectorInventory::default())
+        );
+        assert!(c.queue.is_none() && c.mapping.fx.is_none());
+    }
+
+    #[test]
+    fn queue_section() {
+        let doc = crate::simulate::EXAMPLE_CONFIG.replace(
+            "# [queue]\n# url = \"nats://127.0.0.1:4222\"",
+            "[queue]\nurl = \"nats://127.0.0.1:4222\"",
+        );
+        let c = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap();
+        let q = c.queue.unwrap();
+        assert_eq!(
+            (
+                q.stream.as_str(),
+                q.subject_prefix.as_str(),
+                q.workers,
+                q.partitions
+            ),
+            ("MARKETSYNC", "marketsync.work", 2, 16)
+        );
+        let bad = |extra: &str| with(extra).unwrap_err().0;
+        assert!(bad("[queue]\nurl = \"nats://u:hunter2@host:4222\"").contains("holds credentials"),);
+        assert!(!bad("[queue]\nurl = \"nats://u:hunter2@host:4222\"").contains("hunter2"));
+        assert!(bad("[queue]\nurl = \"http://x\"").contains("nats://"));
+        assert!(bad("[queue]\nurl = \"nats://x\"\nstream = \"a.b\"").contains("`stream`"));
+        assert!(
+            bad("[queue]\nurl = \"nats://x\"\nsubject_prefix = \"a.*\"")
+                .contains("`subject_prefix`")
+        );
+        assert!(bad("[queue]\nurl = \"nats://x\"\nworkers = 0").contains("at least 1"));
+        assert!(bad("[queue]\nurl = \"nats://x\"\ntypo = 1").contains("unknown field"));
+        // An entity names a NATS stream when the queue is on.
+        let doc = doc.replace("entity = \"US01\"", "entity = \"US 01\"");
+        let e = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap_err();
+        assert!(e.0.contains("names a NATS stream"), "{e}");
+    }
+
+    #[test]
+    fn connector_inventory_share() {
+        let doc = crate::simulate::EXAMPLE_CONFIG.replace(
+            "entity = \"US01\"",
+            "entity = \"US01\"\ninventory = { share_pct = 40, cap = 7, zero_at_or_below = 1 }",
+        );
+        let c = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap();
+        assert_eq!(
+            c.connectors[1].inventory,
+            ConnectorInventory {
+                push: true,
+                share_pct: 40,
+                cap: Some(7),
+                zero_at_or_below: Some(1)
+            }
+        );
+        let doc = crate::simulate::EXAMPLE_CONFIG.replace(
+            "entity = \"US01\"",
+            "entity = \"US01\"\ninventory = { share_pct = 140 }",
+        );
+        let e = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap_err();
+        assert!(e.0.contains("0–100"), "{e}");
+    }
+
+    #[test]
+    fn fx_rates_inline_with_dates_as_dates_or_strings() {
+        let c = with(
+            "[mapping.fx]\nfiles = [\"rates.csv\"]\nrates = [\n  { date = 2026-01-01, from = \"USD\", to = \"EUR\", rate = \"0.92\", source = \"ECB\" },\n  { date = \"2026-02-01\", from = \"USD\", to = \"EUR\", rate = \"0.93\", source = \"ECB\" },\n]",
+        );
+        // `[mapping.fx]` after `[[connectors]]` is still the mapping section's table.
+        let c = c.unwrap();
+        let fx = c.mapping.fx.unwrap();
+        assert_eq!(fx.files, vec![PathBuf::from("examples/rates.csv")]);
+        assert_eq!(fx.rates.len(), 2);
+        assert_eq!(fx.rates[0].date.to_string(), "2026-01-01");
+        assert_eq!(fx.rates[1].date.to_string(), "2026-02-01");
+        // A float rate is refused (money is never a float).
+        let e = with("[mapping.fx]\nrates = [{ date = 2026-01-01, from = \"USD\", to = \"EUR\", rate = 0.92, source = \"ECB\" }]")
+            .unwrap_err();
+        assert!(e.0.contains("[mapping]"), "{e}");
+        let e = with("[mapping.fx]\nrates = [{ date = \"01/02/2026\", from = \"USD\", to = \"EUR\", rate = \"1\", source = \"ECB\" }]")
+            .unwrap_err();
+        assert!(e.0.contains("invalid date"), "{e}");
+    }
+
+    #[test]
+    fn the_schema_has_queue_inventory_and_fx() {
+        let schema = config_schema();
+        let props = &schema["properties"];
+        assert!(props["queue"]["properties"]["url"].is_object());
+        assert!(props["inventory"]["properties"]["items"].is_object());
+        let tmall = &props["connectors"]["items"]["oneOf"][0]["properties"];
+        assert!(tmall["inventory"]["properties"]["share_pct"].is_object());
+        let text = schema.to_string();
+        assert!(text.contains("FxSection") && text.contains("FxRateEntry"));
+    }
 }

@@ -725,4 +725,73 @@ mod tests {
         assert!(e.contains("tryton.secret"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// `[mapping.fx]`: a CSV file, a TOML file and inline rates merge into one table; a
+    /// document dated D takes the latest rate dated on or before D, in the direction given.
+    #[test]
+    fn fx_rates_from_files_and_inline() {
+        use marketsync_core::Currency;
+        use marketsync_mapping::FxRates;
+        let dir = std::env::temp_dir().join(format!("marketsync-fx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("rates.csv"),
+            "date,from,to,rate,source\n2026-01-01,USD,EUR,0.9200,ECB\n2026-03-01,USD,EUR,0.9300,ECB\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("rates.toml"),
+            "[[rate]]\ndate = 2026-01-01\nfrom = \"CNY\"\nto = \"USD\"\nrate = \"0.1380\"\nsource = \"PBOC\"\n",
+        )
+        .unwrap();
+        let doc = format!(
+            "{}\n[mapping.fx]\nfiles = [\"rates.csv\", \"rates.toml\"]\nrates = [{{ date = 2026-02-01, from = \"USD\", to = \"EUR\", rate = \"0.9250\", source = \"corporate\" }}]\n",
+            crate::simulate::EXAMPLE_CONFIG
+        );
+        let config = RunConfig::parse(&doc, &dir.join("c.toml"), &dir).unwrap();
+        let rates = fx_rates(&config).unwrap();
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let r = |from, to, d: &str| rates.rate(from, to, day(d));
+        let got = r(Currency::USD, Currency::EUR, "2026-02-15").unwrap();
+        assert_eq!(
+            (got.rate.to_string(), got.as_of, got.source.as_str()),
+            ("0.9250".to_owned(), day("2026-02-01"), "corporate")
+        );
+        assert_eq!(
+            r(Currency::USD, Currency::EUR, "2026-03-01")
+                .unwrap()
+                .rate
+                .to_string(),
+            "0.9300"
+        );
+        assert_eq!(
+            r(Currency::CNY, Currency::USD, "2026-06-30")
+                .unwrap()
+                .source,
+            "PBOC"
+        );
+        // Before the first rate, and the inverse direction: none (never 1).
+        assert!(r(Currency::USD, Currency::EUR, "2025-12-31").is_err());
+        assert!(r(Currency::EUR, Currency::USD, "2026-06-30").is_err());
+
+        // Bad files name the file and the record.
+        std::fs::write(dir.join("rates.csv"), "day,from,to,rate,source\n").unwrap();
+        let e = fx_rates(&config).unwrap_err().to_string();
+        assert!(e.contains("rates.csv") && e.contains("header"), "{e}");
+        std::fs::write(
+            dir.join("rates.csv"),
+            "date,from,to,rate,source\n2026-01-01,USD,EUR,-1,ECB\n",
+        )
+        .unwrap();
+        let e = fx_rates(&config).unwrap_err().to_string();
+        assert!(e.contains("record 1") && e.contains("non-positive"), "{e}");
+        std::fs::write(
+            dir.join("rates.csv"),
+            "date,from,to,rate,source\n2026-01-01,USD,EUR,0.9x,ECB\n",
+        )
+        .unwrap();
+        let e = fx_rates(&config).unwrap_err().to_string();
+        assert!(e.contains("not a decimal"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -14,6 +14,16 @@
 //! rulebook = "rulebook.toml"         # the versioned rulebook (TOML or JSON)
 //! sku_map = "skus.toml"              # `[[alias]]` tables (TOML) or CSV
 //!
+//! [mapping.fx]                       # exchange rates (optional)
+//! files = ["rates.csv"]              # CSV `date,from,to,rate,source`, or TOML `[[rate]]`
+//!
+//! [inventory]                        # the ATP push after each pass (optional)
+//! items = { "1001" = "SKU-0001" }    # ERP item → the code its stock is read by
+//!
+//! [queue]                            # order events through NATS JetStream (optional)
+//! url = "nats://127.0.0.1:4222"
+//! workers = 3
+//!
 //! [erp]
 //! kind = "netsuite"                  # or "tryton"
 //! account_id = "…"                   # … the adapter's own settings, secrets excepted

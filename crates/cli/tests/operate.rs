@@ -442,29 +442,10 @@ async fn json_logs_follow_rust_log() {
 /// points elsewhere, `MARKETSYNC_SKIP_PG=1` skips), the connection string read from a variable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_on_postgres() {
-    use marketsync_pipeline::store::postgres::{PgConfig, PgStore};
-    if std::env::var("MARKETSYNC_SKIP_PG").is_ok_and(|v| v == "1") {
-        eprintln!("MARKETSYNC_SKIP_PG=1: skipping the PostgreSQL test");
-        return;
-    }
     let schema = format!("ms_cli_{}", std::process::id());
-    let candidates = match std::env::var("MARKETSYNC_PG_URL") {
-        Ok(url) => vec![url],
-        Err(_) => vec![
-            "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned(),
-            "host=127.0.0.1 port=5432 user=root dbname=test".to_owned(),
-        ],
+    let Some((conninfo, pg)) = common::postgres(&schema).await else {
+        return;
     };
-    let mut found = None;
-    for c in candidates {
-        if let Ok(s) = PgStore::connect(PgConfig::new(c.clone(), schema.clone())).await {
-            found = Some((c, s));
-            break;
-        }
-    }
-    let (conninfo, pg) = found.expect(
-        "PostgreSQL at 127.0.0.1:5432 is not reachable; start it, or set MARKETSYNC_SKIP_PG=1",
-    );
     let dir = temp_dir("pg");
     let sims = marketsync_cli::simulate::start(&SimOptions {
         out: dir.clone(),

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{args, cli, env_of, temp_dir, text};
+use common::{args, cli, env_of, on_postgres, postgres, temp_dir, text};
 use marketsync_cli::simulate::{SimOptions, Simulators};
 use marketsync_core::{Channel, EventKind, ShopId};
 use marketsync_pipeline::store::sqlite::SqliteStore;
@@ -466,4 +466,96 @@ async fn run_with_nats_workers_matches_the_direct_run() {
     }
     let _ = std::fs::remove_dir_all(&direct_dir);
     let _ = std::fs::remove_dir_all(&queued_dir);
+}
+
+/// `[queue]` on PostgreSQL: three workers per entity share the store; every order is handled
+/// once, refunds and payouts follow, and a second pass posts nothing. (Needs NATS and
+/// PostgreSQL; `MARKETSYNC_SKIP_NATS=1` or `MARKETSYNC_SKIP_PG=1` skips it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_workers_on_postgres() {
+    if std::env::var("MARKETSYNC_SKIP_NATS").is_ok_and(|v| v == "1") {
+        eprintln!("MARKETSYNC_SKIP_NATS=1: skipping the NATS test");
+        return;
+    }
+    let schema = format!("ms_cli_nats_{}", std::process::id());
+    let Some((conninfo, pg)) = postgres(&schema).await else {
+        return;
+    };
+    let url =
+        std::env::var("MARKETSYNC_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let tag = format!(
+        "{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let section = marketsync_cli::config::QueueSection {
+        url: url.clone(),
+        stream: format!("MSPG_{tag}"),
+        subject_prefix: format!("mspg.t{tag}"),
+        workers: 3,
+        partitions: 6,
+        ack_wait_secs: 30,
+    };
+    let dir = temp_dir("nats-pg");
+    let sims = sims(&dir, 40, 12, 19).await;
+    let text_cfg = on_postgres(&std::fs::read_to_string(&sims.config).unwrap(), &schema)
+        .replace(
+            "# [queue]\n# url = \"nats://127.0.0.1:4222\"\n# stream = \"MARKETSYNC\"\n# subject_prefix = \"marketsync.work\"",
+            &format!(
+                "[queue]\nurl = \"{url}\"\nstream = \"{}\"\nsubject_prefix = \"{}\"\nworkers = 3\npartitions = 6",
+                section.stream, section.subject_prefix
+            ),
+        );
+    assert!(text_cfg.contains("[queue]"));
+    let config = dir.join("pg-queue.toml");
+    std::fs::write(&config, text_cfg).unwrap();
+    let mut env = env_of(&sims);
+    env.push(("MARKETSYNC_PG".into(), conninfo));
+
+    let out = cli(args(&["run", "--once"], &config), env.clone()).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("store postgres"), "{stdout}");
+    assert!(
+        stdout.contains("tmall sim-flagship: orders: 40 published to NATS"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("workers CN01 (NATS, 3): 40 handled"),
+        "{stdout}"
+    );
+    let posted = queued_posted(&stdout);
+    assert!(posted > 0, "{stdout}");
+    assert_eq!(
+        sims.netsuite.count(RecordType::SalesOrder) as u64,
+        posted,
+        "one sales order per posted order event\n{stdout}"
+    );
+    let out = cli(args(&["run", "--once"], &config), env.clone()).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(queued_posted(&stdout), 0, "{stdout}");
+    assert_eq!(sims.netsuite.count(RecordType::SalesOrder) as u64, posted);
+
+    for entity in ["CN01", "US01"] {
+        let q = marketsync_cli::work::connect(&section, entity)
+            .await
+            .unwrap();
+        let _ = marketsync_pipeline::nats::NatsQueue::delete(&q).await;
+    }
+    pg.drop_schema().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The sum of `N posted` over the `workers` lines.
+fn queued_posted(stdout: &str) -> u64 {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("workers "))
+        .filter_map(|l| {
+            l.split(", ")
+                .find(|p| p.ends_with(" posted"))
+                .and_then(|p| p.trim_end_matches(" posted").parse::<u64>().ok())
+        })
+        .sum()
 }

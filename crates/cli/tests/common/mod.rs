@@ -52,3 +52,40 @@ pub fn env_of(sims: &Simulators) -> Vec<(String, String)> {
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
         .collect()
 }
+
+/// PostgreSQL at 127.0.0.1:5432 (database `test`; `MARKETSYNC_PG_URL` points elsewhere): the
+/// connection string and a store on `schema`. `None` (with a message) when
+/// `MARKETSYNC_SKIP_PG=1`; a panic naming the fix when it is not reachable.
+pub async fn postgres(
+    schema: &str,
+) -> Option<(String, marketsync_pipeline::store::postgres::PgStore)> {
+    use marketsync_pipeline::store::postgres::{PgConfig, PgStore};
+    if std::env::var("MARKETSYNC_SKIP_PG").is_ok_and(|v| v == "1") {
+        eprintln!("MARKETSYNC_SKIP_PG=1: skipping the PostgreSQL test");
+        return None;
+    }
+    let candidates = match std::env::var("MARKETSYNC_PG_URL") {
+        Ok(url) => vec![url],
+        Err(_) => vec![
+            "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned(),
+            "host=127.0.0.1 port=5432 user=root dbname=test".to_owned(),
+        ],
+    };
+    for c in candidates {
+        if let Ok(s) = PgStore::connect(PgConfig::new(c.clone(), schema.to_owned())).await {
+            return Some((c, s));
+        }
+    }
+    panic!("PostgreSQL at 127.0.0.1:5432 is not reachable; start it, or set MARKETSYNC_SKIP_PG=1")
+}
+
+/// The configuration text with the example's SQLite store replaced by PostgreSQL (the
+/// connection string from `MARKETSYNC_PG`).
+pub fn on_postgres(config: &str, schema: &str) -> String {
+    let out = config.replace(
+        "backend = \"sqlite\"                  # or: backend = \"postgres\", conninfo = { env = \"MARKETSYNC_PG\" }, schema = \"marketsync\"\npath = \"marketsync.db\"",
+        &format!("backend = \"postgres\"\nconninfo = {{ env = \"MARKETSYNC_PG\" }}\nschema = \"{schema}\""),
+    );
+    assert!(out.contains("backend = \"postgres\""));
+    out
+}

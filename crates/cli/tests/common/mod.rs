@@ -1,6 +1,12 @@
 //! Helpers the CLI tests share: a scratch folder, the binary run off the runtime's threads,
 //! its output, and the simulators' credentials as environment variables.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

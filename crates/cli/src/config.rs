@@ -14,6 +14,16 @@
 //! rulebook = "rulebook.toml"         # the versioned rulebook (TOML or JSON)
 //! sku_map = "skus.toml"              # `[[alias]]` tables (TOML) or CSV
 //!
+//! [mapping.fx]                       # exchange rates (optional)
+//! files = ["rates.csv"]              # CSV `date,from,to,rate,source`, or TOML `[[rate]]`
+//!
+//! [inventory]                        # the ATP push after each pass (optional)
+//! items = { "1001" = "SKU-0001" }    # ERP item → the code its stock is read by
+//!
+//! [queue]                            # order events through NATS JetStream (optional)
+//! url = "nats://127.0.0.1:4222"
+//! workers = 3
+//!
 //! [erp]
 //! kind = "netsuite"                  # or "tryton"
 //! account_id = "…"                   # … the adapter's own settings, secrets excepted
@@ -160,6 +170,194 @@ pub struct MappingSection {
     /// The SKU map: `[[alias]]` tables (TOML), or CSV when it ends in `.csv`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sku_map: Option<PathBuf>,
+    /// Exchange rates, for entities whose rulebook posts in their functional currency
+    /// (`posting_currency = "functional"`). Without them such documents wait in the exception
+    /// queue as `missing_fx_rate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fx: Option<FxSection>,
+}
+
+/// `[mapping.fx]`: exchange rates from files and/or inline. A rate `1 from = rate to` applies
+/// from its date on: a document dated D uses the rate of the latest date on or before D for
+/// its currency pair (a rate published after D is never used for it). A rate is used only in
+/// the direction it is given (no inverse is derived) and a missing rate is an error, never 1.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FxSection {
+    /// Rate files (relative to the config file): CSV with the header
+    /// `date,from,to,rate,source`, or TOML (`[[rate]]` tables with the fields of `rates`)
+    /// when the name ends in `.toml`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<PathBuf>,
+    /// Rates given inline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rates: Vec<FxRateEntry>,
+}
+
+/// One exchange rate: `1 from = rate to` from `date` on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FxRateEntry {
+    /// The date the rate applies from (`YYYY-MM-DD`; a TOML date or a string).
+    #[serde(deserialize_with = "date_from_toml")]
+    #[schemars(with = "String")]
+    pub date: chrono::NaiveDate,
+    /// Source currency (ISO 4217).
+    pub from: String,
+    /// Target currency (ISO 4217).
+    pub to: String,
+    /// Units of `to` per unit of `from`, as a decimal string (never a float: `"7.2345"`).
+    pub rate: String,
+    /// Where the rate comes from (`"ECB"`, `"PBOC"`, `"corporate"`).
+    pub source: String,
+}
+
+/// A date given as a TOML local date (`2026-01-01`) or a string (`"2026-01-01"`).
+fn date_from_toml<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::NaiveDate, D::Error> {
+    let v = toml::Value::deserialize(d)?;
+    let text = match v {
+        toml::Value::String(s) => s,
+        toml::Value::Datetime(dt) => dt.to_string(),
+        other => {
+            return Err(serde::de::Error::custom(format!(
+                "expected a date (YYYY-MM-DD), found {}",
+                other.type_str()
+            )));
+        }
+    };
+    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .map_err(|_| serde::de::Error::custom(format!("invalid date {text:?} (YYYY-MM-DD)")))
+}
+
+/// `[queue]`: order events go through NATS JetStream to `workers` workers (per legal entity:
+/// stream `<stream>_<ENTITY>`, subjects `<subject_prefix>.<ENTITY>.<partition>`). Each pass
+/// publishes every connector's new orders, then the workers work them off; refunds and
+/// settlements follow once the orders they need are in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSection {
+    /// The NATS server (`nats://127.0.0.1:4222`), with JetStream enabled. No credentials in
+    /// the URL.
+    pub url: String,
+    /// The JetStream stream name prefix (letters, digits, `_`, `-`).
+    #[serde(default = "default_stream")]
+    pub stream: String,
+    /// The subject prefix (dot-separated tokens of letters, digits, `_`, `-`).
+    #[serde(default = "default_subject_prefix")]
+    pub subject_prefix: String,
+    /// Workers this process runs per legal entity (they share the partitions).
+    #[serde(default = "default_workers")]
+    pub workers: u32,
+    /// Partitions per entity stream: one order's events always land in the same one and are
+    /// handled in order. Keep it fixed once a stream exists.
+    #[serde(default = "default_partitions")]
+    pub partitions: u32,
+    /// Seconds the server waits for a worker's acknowledgement before redelivering.
+    #[serde(default = "default_ack_wait")]
+    pub ack_wait_secs: u64,
+}
+
+fn default_stream() -> String {
+    "MARKETSYNC".into()
+}
+fn default_subject_prefix() -> String {
+    "marketsync.work".into()
+}
+fn default_workers() -> u32 {
+    2
+}
+fn default_partitions() -> u32 {
+    16
+}
+fn default_ack_wait() -> u64 {
+    30
+}
+
+/// True for a NATS name token: letters, digits, `_` and `-`.
+pub fn nats_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+impl QueueSection {
+    fn check(&self) -> Result<(), ConfigError> {
+        let u = self.url.as_str();
+        if !(u.starts_with("nats://") || u.starts_with("tls://")) {
+            return Err(err("[queue]: `url` must start with nats:// or tls://"));
+        }
+        if u.split("://").nth(1).is_some_and(|rest| rest.contains('@')) {
+            return Err(err(
+                "[queue]: `url` holds credentials: secrets are never kept in the config file",
+            ));
+        }
+        if !nats_token(&self.stream) {
+            return Err(err(format!(
+                "[queue]: `stream` {:?} must be letters, digits, `_` or `-`",
+                self.stream
+            )));
+        }
+        if !self.subject_prefix.split('.').all(nats_token) {
+            return Err(err(format!(
+                "[queue]: `subject_prefix` {:?} must be dot-separated tokens of letters, digits, `_` or `-`",
+                self.subject_prefix
+            )));
+        }
+        if self.workers == 0 || self.partitions == 0 {
+            return Err(err(
+                "[queue]: `workers` and `partitions` must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[inventory]`: after each pass, available-to-promise — ERP on hand − ERP committed − units
+/// sold on a channel and not yet shipped − `safety_buffer` — is pushed to every connector for
+/// the items listed here, under the SKU the SKU map's `seller_sku` alias gives for the
+/// connector's channel. Only what changed since the channel's last acknowledged push is sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventorySection {
+    /// ERP item (the id the SKU map resolves to) → the code the ERP reports its stock by
+    /// (the same string when the ERP uses one id for both).
+    pub items: BTreeMap<String, String>,
+    /// Units held back from every channel, per item.
+    #[serde(default)]
+    pub safety_buffer: u32,
+}
+
+/// A connector's share of available-to-promise (`inventory = { … }` in `[[connectors]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorInventory {
+    /// Whether this connector receives quantities at all.
+    #[serde(default = "default_true")]
+    pub push: bool,
+    /// Percent of ATP this channel shows (0–100, rounded down).
+    #[serde(default = "default_share")]
+    pub share_pct: u32,
+    /// Never show more than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<u32>,
+    /// Show zero when the share would be at or below this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zero_at_or_below: Option<u32>,
+}
+
+fn default_share() -> u32 {
+    100
+}
+
+impl Default for ConnectorInventory {
+    fn default() -> Self {
+        ConnectorInventory {
+            push: true,
+            share_pct: 100,
+            cap: None,
+            zero_at_or_below: None,
+        }
+    }
 }
 
 fn default_true() -> bool {
@@ -270,6 +468,8 @@ pub struct ConnectorSection {
     /// The streams to sync (`orders`, `refunds`, `settlements`); `None`: every stream the
     /// connector declares.
     pub streams: Option<Vec<String>>,
+    /// Its share of available-to-promise (used when `[inventory]` is configured).
+    pub inventory: ConnectorInventory,
     /// The connector's settings (deserialized by the connector).
     pub settings: Settings,
 }
@@ -302,6 +502,10 @@ pub struct RunConfig {
     pub erp: ErpSection,
     /// The connectors.
     pub connectors: Vec<ConnectorSection>,
+    /// The NATS JetStream work queue, when configured.
+    pub queue: Option<QueueSection>,
+    /// The inventory push, when configured.
+    pub inventory: Option<InventorySection>,
 }
 
 /// Key names whose string value is a secret wherever they appear outside `secrets`.
@@ -464,7 +668,15 @@ impl RunConfig {
         let mut doc: toml::Table = toml::from_str(text)
             .map_err(|e| err(format!("{}: not valid TOML: {e}", path.display())))?;
         refuse_secret_values(&doc, "")?;
-        let allowed = ["store", "engine", "mapping", "erp", "connectors"];
+        let allowed = [
+            "store",
+            "engine",
+            "mapping",
+            "erp",
+            "connectors",
+            "queue",
+            "inventory",
+        ];
         if let Some(k) = doc.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(err(format!("unknown section `{k}`")));
         }
@@ -483,6 +695,23 @@ impl RunConfig {
             .map_err(|e| err(format!("[mapping]: {e}")))?;
         mapping.rulebook = base.join(&mapping.rulebook);
         mapping.sku_map = mapping.sku_map.map(|p| base.join(p));
+        if let Some(fx) = &mut mapping.fx {
+            fx.files = fx.files.iter().map(|p| base.join(p)).collect();
+        }
+        let queue = match doc.remove("queue") {
+            None => None,
+            Some(v) => {
+                let q = QueueSection::deserialize(v).map_err(|e| err(format!("[queue]: {e}")))?;
+                q.check()?;
+                Some(q)
+            }
+        };
+        let inventory = match doc.remove("inventory") {
+            None => None,
+            Some(v) => Some(
+                InventorySection::deserialize(v).map_err(|e| err(format!("[inventory]: {e}")))?,
+            ),
+        };
 
         let mut erp_table = match section(&mut doc, "erp")? {
             toml::Value::Table(t) => t,
@@ -545,6 +774,22 @@ impl RunConfig {
                     Some(list)
                 }
             };
+            let inventory = match t.remove("inventory") {
+                None => ConnectorInventory::default(),
+                Some(v) => {
+                    let i = ConnectorInventory::deserialize(v)
+                        .map_err(|e| err(format!("{what}: `inventory`: {e}")))?;
+                    if i.share_pct > 100 {
+                        return Err(err(format!("{what}: `inventory.share_pct` must be 0–100")));
+                    }
+                    i
+                }
+            };
+            if queue.is_some() && !nats_token(&entity) {
+                return Err(err(format!(
+                    "{what}: entity {entity:?} names a NATS stream: letters, digits, `_` or `-` only"
+                )));
+            }
             let settings =
                 split_secrets(t, kind.secret_fields(), &kind.known_fields(), &what, base)?;
             connectors.push(ConnectorSection {
@@ -552,6 +797,7 @@ impl RunConfig {
                 entity,
                 start,
                 streams,
+                inventory,
                 settings,
             });
         }
@@ -565,6 +811,8 @@ impl RunConfig {
             mapping,
             erp,
             connectors,
+            queue,
+            inventory,
         })
     }
 }
@@ -647,10 +895,23 @@ pub fn config_schema() -> Value {
         &mut defs,
     );
     defs.insert("SecretSource".into(), secret);
+    let queue = take(
+        serde_json::to_value(schemars::schema_for!(QueueSection)).unwrap_or_default(),
+        &mut defs,
+    );
+    let inventory = take(
+        serde_json::to_value(schemars::schema_for!(InventorySection)).unwrap_or_default(),
+        &mut defs,
+    );
+    let conn_inventory = take(
+        serde_json::to_value(schemars::schema_for!(ConnectorInventory)).unwrap_or_default(),
+        &mut defs,
+    );
     let conn_extra = json!({
         "entity": { "type": "string", "description": "The legal entity this connector's documents are booked in (a rulebook entity)." },
         "start": { "type": "string", "format": "date-time", "description": "Where this connector's streams start when they have no cursor (default: engine.start)." },
-        "streams": { "type": "array", "items": { "enum": STREAMS }, "description": "The streams to sync (default: every stream the connector declares)." }
+        "streams": { "type": "array", "items": { "enum": STREAMS }, "description": "The streams to sync (default: every stream the connector declares)." },
+        "inventory": conn_inventory
     });
     let tmall = section_schema(
         serde_json::to_value(schemars::schema_for!(marketsync_tmall::TmallConfig))
@@ -696,6 +957,8 @@ pub fn config_schema() -> Value {
             "store": store,
             "engine": engine,
             "mapping": mapping,
+            "queue": queue,
+            "inventory": inventory,
             "erp": { "oneOf": [netsuite, tryton] },
             "connectors": {
                 "type": "array",
@@ -856,5 +1119,116 @@ mod tests {
             let name = part.split('"').next().unwrap();
             assert!(defs.contains_key(name), "{name}");
         }
+    }
+
+    fn with(extra: &str) -> Result<RunConfig, ConfigError> {
+        let doc = format!("{}\n{extra}\n", crate::simulate::EXAMPLE_CONFIG);
+        RunConfig::parse(&doc, Path::new("examples/c.toml"), Path::new("examples"))
+    }
+
+    #[test]
+    fn the_example_has_an_inventory_push_and_no_queue() {
+        let c = example();
+        let inv = c.inventory.as_ref().unwrap();
+        assert_eq!(inv.safety_buffer, 2);
+        assert_eq!(inv.items.len(), 12);
+        assert_eq!(inv.items["1009"], "SKU-0009");
+        assert!(
+            c.connectors
+                .iter()
+                .all(|c| c.inventory == ConnectorInventory::default())
+        );
+        assert!(c.queue.is_none() && c.mapping.fx.is_none());
+    }
+
+    #[test]
+    fn queue_section() {
+        let doc = crate::simulate::EXAMPLE_CONFIG.replace(
+            "# [queue]\n# url = \"nats://127.0.0.1:4222\"",
+            "[queue]\nurl = \"nats://127.0.0.1:4222\"",
+        );
+        let c = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap();
+        let q = c.queue.unwrap();
+        assert_eq!(
+            (
+                q.stream.as_str(),
+                q.subject_prefix.as_str(),
+                q.workers,
+                q.partitions
+            ),
+            ("MARKETSYNC", "marketsync.work", 2, 16)
+        );
+        let bad = |extra: &str| with(extra).unwrap_err().0;
+        assert!(bad("[queue]\nurl = \"nats://u:hunter2@host:4222\"").contains("holds credentials"),);
+        assert!(!bad("[queue]\nurl = \"nats://u:hunter2@host:4222\"").contains("hunter2"));
+        assert!(bad("[queue]\nurl = \"http://x\"").contains("nats://"));
+        assert!(bad("[queue]\nurl = \"nats://x\"\nstream = \"a.b\"").contains("`stream`"));
+        assert!(
+            bad("[queue]\nurl = \"nats://x\"\nsubject_prefix = \"a.*\"")
+                .contains("`subject_prefix`")
+        );
+        assert!(bad("[queue]\nurl = \"nats://x\"\nworkers = 0").contains("at least 1"));
+        assert!(bad("[queue]\nurl = \"nats://x\"\ntypo = 1").contains("unknown field"));
+        // An entity names a NATS stream when the queue is on.
+        let doc = doc.replace("entity = \"US01\"", "entity = \"US 01\"");
+        let e = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap_err();
+        assert!(e.0.contains("names a NATS stream"), "{e}");
+    }
+
+    #[test]
+    fn connector_inventory_share() {
+        let doc = crate::simulate::EXAMPLE_CONFIG.replace(
+            "entity = \"US01\"",
+            "entity = \"US01\"\ninventory = { share_pct = 40, cap = 7, zero_at_or_below = 1 }",
+        );
+        let c = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap();
+        assert_eq!(
+            c.connectors[1].inventory,
+            ConnectorInventory {
+                push: true,
+                share_pct: 40,
+                cap: Some(7),
+                zero_at_or_below: Some(1)
+            }
+        );
+        let doc = crate::simulate::EXAMPLE_CONFIG.replace(
+            "entity = \"US01\"",
+            "entity = \"US01\"\ninventory = { share_pct = 140 }",
+        );
+        let e = RunConfig::parse(&doc, Path::new("c.toml"), Path::new(".")).unwrap_err();
+        assert!(e.0.contains("0–100"), "{e}");
+    }
+
+    #[test]
+    fn fx_rates_inline_with_dates_as_dates_or_strings() {
+        let c = with(
+            "[mapping.fx]\nfiles = [\"rates.csv\"]\nrates = [\n  { date = 2026-01-01, from = \"USD\", to = \"EUR\", rate = \"0.92\", source = \"ECB\" },\n  { date = \"2026-02-01\", from = \"USD\", to = \"EUR\", rate = \"0.93\", source = \"ECB\" },\n]",
+        );
+        // `[mapping.fx]` after `[[connectors]]` is still the mapping section's table.
+        let c = c.unwrap();
+        let fx = c.mapping.fx.unwrap();
+        assert_eq!(fx.files, vec![PathBuf::from("examples/rates.csv")]);
+        assert_eq!(fx.rates.len(), 2);
+        assert_eq!(fx.rates[0].date.to_string(), "2026-01-01");
+        assert_eq!(fx.rates[1].date.to_string(), "2026-02-01");
+        // A float rate is refused (money is never a float).
+        let e = with("[mapping.fx]\nrates = [{ date = 2026-01-01, from = \"USD\", to = \"EUR\", rate = 0.92, source = \"ECB\" }]")
+            .unwrap_err();
+        assert!(e.0.contains("[mapping]"), "{e}");
+        let e = with("[mapping.fx]\nrates = [{ date = \"01/02/2026\", from = \"USD\", to = \"EUR\", rate = \"1\", source = \"ECB\" }]")
+            .unwrap_err();
+        assert!(e.0.contains("invalid date"), "{e}");
+    }
+
+    #[test]
+    fn the_schema_has_queue_inventory_and_fx() {
+        let schema = config_schema();
+        let props = &schema["properties"];
+        assert!(props["queue"]["properties"]["url"].is_object());
+        assert!(props["inventory"]["properties"]["items"].is_object());
+        let tmall = &props["connectors"]["items"]["oneOf"][0]["properties"];
+        assert!(tmall["inventory"]["properties"]["share_pct"].is_object());
+        let text = schema.to_string();
+        assert!(text.contains("FxSection") && text.contains("FxRateEntry"));
     }
 }

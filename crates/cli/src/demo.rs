@@ -602,6 +602,8 @@ pub async fn run(opts: &DemoOptions) -> Result<DemoSummary, Box<dyn std::error::
             settlements.into_report().unwrap_or_default(),
         ),
     };
+    // The order → settlement → payout links `marketsync trace` shows.
+    crate::settled::index(store.as_ref(), &shopify_conn.settlements(), Utc::now()).await?;
     // TOP bills carry only the platform's charges (a sale's proceeds reach the seller's Alipay
     // balance, not the bill), so Tmall bills are read for the P&L's fees, not reconciled.
     fetch_all_settlements(tmall_conn.as_ref(), window).await?;

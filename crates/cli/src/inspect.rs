@@ -207,7 +207,7 @@ pub async fn replay(
     let mut out = String::new();
     let (mut done, mut open) = (0, 0);
     for x in &targets {
-        let Some((conn, engine)) = pipeline.lane(&x.stream.channel, &x.stream.shop) else {
+        let Some(lane) = pipeline.lane(&x.stream.channel, &x.stream.shop) else {
             let _ = writeln!(
                 out,
                 "{:>6}  skipped: no connector for {} {} in the config",
@@ -219,8 +219,9 @@ pub async fn replay(
             bar.inc(1);
             continue;
         };
-        let result = engine
-            .replay_exception(x.id, actor, Some(conn.as_ref()))
+        let result = lane
+            .engine
+            .replay_exception(x.id, actor, Some(lane.connector.as_ref()))
             .await;
         let line = match result {
             Ok(ReplayResult::Ran(outcome)) => {
@@ -372,26 +373,35 @@ pub async fn trace(
             let _ = writeln!(out);
         }
         let _ = writeln!(out, "  settlement → payout:");
-        let settled: Vec<_> = links
+        // A settlement's own documents (traced with --kind settlement).
+        let own: Vec<_> = links
             .iter()
             .filter(|l| l.settlement_id.is_some() || l.payout_id.is_some())
             .collect();
-        if settled.is_empty() {
+        for l in &own {
             let _ = writeln!(
                 out,
-                "    (no settlement document in this record's lineage; a settlement's own \
-                 documents are traced with `--kind settlement SETTLEMENT_ID`)"
+                "    settlement {} → {} {} {}{}",
+                l.settlement_id.as_deref().unwrap_or("-"),
+                l.role,
+                l.erp_kind,
+                l.erp_document.as_str(),
+                l.payout_id
+                    .as_deref()
+                    .map(|p| format!(" (payout {p})"))
+                    .unwrap_or_default()
             );
         }
-        for l in settled {
+        // The settlements that paid this order (the index `run` keeps).
+        let settled = if kind == EventKind::Order {
+            settlements_of(store, &record, &mut out).await?
+        } else {
+            0
+        };
+        if own.is_empty() && settled == 0 {
             let _ = writeln!(
                 out,
-                "    settlement {} line {} → payout {} ({} {})",
-                l.settlement_id.as_deref().unwrap_or("-"),
-                l.settlement_line.map_or("-".into(), |n| n.to_string()),
-                l.payout_id.as_deref().unwrap_or("-"),
-                l.erp_kind,
-                l.erp_document.as_str()
+                "    (not settled yet: no reconciled settlement names this {noun})"
             );
         }
         if !exceptions.is_empty() {
@@ -412,6 +422,110 @@ pub async fn trace(
         return Err(format!("{noun} {order} is not in the store").into());
     }
     Ok(out)
+}
+
+/// Writes the settlements that paid an order — its lines in each, the settlement's journals,
+/// and the payout (the bank deposit) with its journal — from the order's
+/// [`crate::settled::LINK_KIND`] children. Returns how many settlements.
+async fn settlements_of(
+    store: &dyn Store,
+    order: &RecordKey,
+    out: &mut String,
+) -> Result<usize, BoxError> {
+    let links: Vec<_> = store
+        .snapshots_of(order)
+        .await?
+        .into_iter()
+        .filter(|s| s.record.kind.name() == crate::settled::LINK_KIND)
+        .collect();
+    for link in &links {
+        let b = &link.body;
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_owned();
+        let money = |v: &serde_json::Value| {
+            serde_json::from_value::<marketsync_core::Money>(v.clone())
+                .map_or_else(|_| "-".to_owned(), |m| m.to_string())
+        };
+        let settlement_id = text(&b["settlement_id"]);
+        let _ = writeln!(
+            out,
+            "    settlement {settlement_id} ({}, period {} → {}, revision {}):",
+            text(&b["currency"]),
+            text(&b["period_start"]),
+            text(&b["period_end"]),
+            revision(&link.revision)
+        );
+        for l in b["lines"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            let _ = write!(
+                out,
+                "      line {:<4} {:<12} {:>14}  booked {}",
+                l["line"].as_u64().map_or("-".into(), |n| n.to_string()),
+                match (l["kind"]["type"].as_str(), l["kind"]["code"].as_str()) {
+                    (Some(t), Some(code)) => format!("{t} {code}"),
+                    (Some(t), None) => t.to_owned(),
+                    _ => "-".to_owned(),
+                },
+                money(&l["amount"]),
+                text(&l["posted_at"])
+            );
+            if let Some(r) = l["reference"].as_str() {
+                let _ = write!(out, "  ref {r}");
+            }
+            let _ = writeln!(out);
+        }
+        let record = RecordKey {
+            channel: link.record.channel.clone(),
+            shop: link.record.shop.clone(),
+            kind: EventKind::Settlement,
+            external_id: settlement_id.clone(),
+        };
+        let mut journals = store.lineage(&LineageQuery::Record(record)).await?;
+        journals.sort_by(|a, b| a.at.cmp(&b.at).then(a.document_key.cmp(&b.document_key)));
+        for j in journals.iter().filter(|j| j.role != "payout") {
+            let _ = writeln!(
+                out,
+                "      {:<16} {:<14} {:<10} rev {} at {}",
+                j.role,
+                j.erp_kind,
+                j.erp_document.as_str(),
+                revision(&j.revision),
+                j.at.to_rfc3339()
+            );
+        }
+        match b.get("payout").filter(|p| !p.is_null()) {
+            Some(p) => {
+                let _ = write!(
+                    out,
+                    "    payout {}: {} deposited {}",
+                    text(&p["id"]),
+                    money(&p["amount"]),
+                    text(&p["paid_at"])
+                );
+                if let Some(r) = p["bank_reference"].as_str() {
+                    let _ = write!(out, " (bank reference {r})");
+                }
+                let _ = writeln!(out);
+                let booked: Vec<_> = journals.iter().filter(|j| j.role == "payout").collect();
+                if booked.is_empty() {
+                    let _ = writeln!(out, "      (no payout journal booked)");
+                }
+                for j in booked {
+                    let _ = writeln!(
+                        out,
+                        "      {:<16} {:<14} {:<10} rev {} at {}",
+                        j.role,
+                        j.erp_kind,
+                        j.erp_document.as_str(),
+                        revision(&j.revision),
+                        j.at.to_rfc3339()
+                    );
+                }
+            }
+            None => {
+                let _ = writeln!(out, "    payout: not yet known");
+            }
+        }
+    }
+    Ok(links.len())
 }
 
 /// `report`: a self-contained HTML report of what a store holds — exceptions by channel,

@@ -5,7 +5,8 @@
 //! * `marketsync demo` runs the end-to-end demo (see the README).
 //! * `marketsync purge-raw --older-than DAYS --db PATH` deletes archived raw payloads older
 //!   than the retention (except those open exceptions still need).
-//! * `marketsync run --config FILE [--once]` syncs real connectors into an ERP.
+//! * `marketsync run --config FILE [--once]` syncs real connectors into an ERP (with NATS
+//!   JetStream workers, the ATP push and FX rates when configured).
 //! * `marketsync exceptions list|show|replay`, `marketsync trace ORDER`, `marketsync report`:
 //!   the operator's view of a store.
 
@@ -144,12 +145,15 @@ enum Command {
         #[arg(long)]
         db: PathBuf,
     },
-    /// Sync the configured connectors into the ERP: one pass (--once) or until Ctrl-C.
+    /// Sync the configured connectors into the ERP (through NATS JetStream workers with
+    /// `[queue]`), then push available-to-promise (`[inventory]`): one pass (--once) or until
+    /// Ctrl-C.
     Run {
         /// The configuration file (TOML; see `marketsync schema`, MarketsyncConfig.schema.json).
         #[arg(long)]
         config: PathBuf,
-        /// One pass over every stream, then exit (status 1 when a stream failed).
+        /// One pass over every stream, then exit (status 1 when a stream, a worker or a push
+        /// failed).
         #[arg(long)]
         once: bool,
     },

@@ -4,58 +4,18 @@
 //! documents; `show`, `report`, `--log-format json`, and the refusal of secrets in the file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use marketsync_cli::simulate::{SimOptions, Simulators};
+use std::process::Command;
+
+use common::{args, cli, env_of, temp_dir, text};
+use marketsync_cli::simulate::SimOptions;
 use marketsync_pipeline::Store;
 use marketsync_pipeline::store::sqlite::SqliteStore;
 use marketsync_testkit::sim::netsuite::RecordType;
 
 const MISSING: &str =
     "[[alias]]\nchannel = \"tmall\"\nkind = \"seller_sku\"\nalias = \"SIM-00\"\nitem = \"1001\"\n";
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("marketsync-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs the binary off the runtime's threads (the simulators live on them).
-async fn cli(args: Vec<String>, env: Vec<(String, String)>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_marketsync"))
-            .args(&args)
-            .envs(env)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-fn args(list: &[&str], config: &Path) -> Vec<String> {
-    let mut v: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
-    v.push("--config".into());
-    v.push(config.display().to_string());
-    v
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn env_of(sims: &Simulators) -> Vec<(String, String)> {
-    sims.env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_then_replay_after_a_rule_fix_then_trace() {
@@ -482,29 +442,10 @@ async fn json_logs_follow_rust_log() {
 /// points elsewhere, `MARKETSYNC_SKIP_PG=1` skips), the connection string read from a variable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_on_postgres() {
-    use marketsync_pipeline::store::postgres::{PgConfig, PgStore};
-    if std::env::var("MARKETSYNC_SKIP_PG").is_ok_and(|v| v == "1") {
-        eprintln!("MARKETSYNC_SKIP_PG=1: skipping the PostgreSQL test");
-        return;
-    }
     let schema = format!("ms_cli_{}", std::process::id());
-    let candidates = match std::env::var("MARKETSYNC_PG_URL") {
-        Ok(url) => vec![url],
-        Err(_) => vec![
-            "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned(),
-            "host=127.0.0.1 port=5432 user=root dbname=test".to_owned(),
-        ],
+    let Some((conninfo, pg)) = common::postgres(&schema).await else {
+        return;
     };
-    let mut found = None;
-    for c in candidates {
-        if let Ok(s) = PgStore::connect(PgConfig::new(c.clone(), schema.clone())).await {
-            found = Some((c, s));
-            break;
-        }
-    }
-    let (conninfo, pg) = found.expect(
-        "PostgreSQL at 127.0.0.1:5432 is not reachable; start it, or set MARKETSYNC_SKIP_PG=1",
-    );
     let dir = temp_dir("pg");
     let sims = marketsync_cli::simulate::start(&SimOptions {
         out: dir.clone(),
@@ -572,7 +513,7 @@ async fn run_loops_until_ctrl_c() {
         .args(["run", "--config"])
         .arg(&config)
         .envs(env)
-        .env("RUST_LOG", "marketsync_pipeline::engine=info")
+        .env("RUST_LOG", "marketsync_cli=info")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -70,10 +70,16 @@ fn every_exchanged_type_is_exported_with_dialect_stable_id_and_version() {
             s["$id"],
             format!("https://marketsync.dev/schemas/v{major}/{name}.schema.json")
         );
-        assert!(!s["$id"].as_str().unwrap().contains(schema::SCHEMA_VERSION) || major == schema::SCHEMA_VERSION);
-        assert_eq!(s[schema::VERSION_KEYWORD], schema::SCHEMA_VERSION);
+        assert!(
+            !s["$id"].as_str().unwrap().contains(schema::SCHEMA_VERSION)
+                || major == schema::SCHEMA_VERSION
+        );
+        assert_eq!(schema::declared_version(s), Some(schema::SCHEMA_VERSION));
         assert_eq!(s["title"], name);
-        assert!(s["description"].as_str().is_some_and(|d| !d.is_empty()), "{name}");
+        assert!(
+            s["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{name}"
+        );
     }
     let index = set.index();
     assert_eq!(index["schema_version"], schema::SCHEMA_VERSION);
@@ -132,7 +138,10 @@ fn undescribed(schemas: &BTreeMap<String, Value>) -> (usize, Vec<String>) {
 #[test]
 fn every_exported_property_has_a_description() {
     let (total, missing) = undescribed(&SchemaSet::current().schemas);
-    assert!(total > 250, "only {total} properties found: the walk is broken");
+    assert!(
+        total > 250,
+        "only {total} properties found: the walk is broken"
+    );
     assert!(
         missing.is_empty(),
         "{} of {total} properties have no description (add a `///` doc comment on the \
@@ -220,10 +229,12 @@ fn definition_names_are_readable() {
         }
     }
     let order = &SchemaSet::current().schemas["Order"];
-    assert!(order["$defs"]["PiiBuyer"]["description"]
-        .as_str()
-        .unwrap()
-        .contains("residency"));
+    assert!(
+        order["$defs"]["PiiBuyer"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("residency")
+    );
 }
 
 #[test]
@@ -233,7 +244,10 @@ fn every_schema_is_a_valid_2020_12_schema() {
     for (name, s) in &SchemaSet::current().schemas {
         let errors = support::validate(s, &json!(true));
         assert_eq!(errors.len(), 1, "{name}: {errors:#?}");
-        assert!(!errors[0].contains("does not compile"), "{name}: {errors:#?}");
+        assert!(
+            !errors[0].contains("does not compile"),
+            "{name}: {errors:#?}"
+        );
     }
 }
 
@@ -251,10 +265,12 @@ fn the_1_0_0_schemas_upgrade_to_the_current_major_only() {
     let old = schemas_1_0_0();
     assert_eq!(old.version, "1.0.0");
     // Their `$id`s held the full version; the compatibility check ignores `$id`s.
-    assert_eq!(old.schemas["Order"]["$id"], "urn:marketsync:schema:1.0.0:Order");
+    assert_eq!(
+        old.schemas["Order"]["$id"],
+        "urn:marketsync:schema:1.0.0:Order"
+    );
     let current = SchemaSet::current();
-    let changes = compat::check_policy(&old, &current)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let changes = compat::check_policy(&old, &current).unwrap_or_else(|e| panic!("{e}"));
     // The renamed generic definitions are breaking for whoever referenced them by pointer…
     assert!(changes.iter().any(|c| c.is_breaking()
         && c.path == "Order#/$defs/Pii_for_Buyer"
@@ -270,9 +286,17 @@ fn the_1_0_0_schemas_upgrade_to_the_current_major_only() {
     ));
     // Formats spelled as bounds, new descriptions, examples, ids: no change. The envelope's
     // optional `schema_version` is additive.
-    assert!(!changes.iter().any(|c| c.path.contains("/format") || c.path.contains("/maximum")), "{changes:#?}");
-    assert!(changes.iter().any(|c| !c.is_breaking()
-        && c.path == "Envelope#/properties/schema_version"));
+    assert!(
+        !changes
+            .iter()
+            .any(|c| c.path.contains("/format") || c.path.contains("/maximum")),
+        "{changes:#?}"
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| !c.is_breaking() && c.path == "Envelope#/properties/schema_version")
+    );
 }
 
 // ---- detection ------------------------------------------------------------------------------

@@ -56,7 +56,10 @@ fn expected() -> BTreeMap<&'static str, (Value, RoundTrip)> {
     }
     let tmall = || Channel::Tmall;
     let mut m: BTreeMap<&'static str, (Value, RoundTrip)> = BTreeMap::new();
-    m.insert("Money", (j(cny("129.00".parse().unwrap())), round_trip::<Money>));
+    m.insert(
+        "Money",
+        (j(cny("129.00".parse().unwrap())), round_trip::<Money>),
+    );
     m.insert("Order", (j(tmall_order()), round_trip::<Order>));
     m.insert("Refund", (j(tmall_refund()), round_trip::<Refund>));
     m.insert("Shipment", (j(tmall_shipment()), round_trip::<Shipment>));
@@ -68,12 +71,18 @@ fn expected() -> BTreeMap<&'static str, (Value, RoundTrip)> {
         "InventoryUpdate",
         (j(inventory_update()), round_trip::<InventoryUpdate>),
     );
-    m.insert("InventoryAck", (j(inventory_ack()), round_trip::<InventoryAck>));
+    m.insert(
+        "InventoryAck",
+        (j(inventory_ack()), round_trip::<InventoryAck>),
+    );
     m.insert(
         "Settlement",
         (j(amazon_settlement()), round_trip::<Settlement>),
     );
-    m.insert("JournalEntry", (j(fx_journal()), round_trip::<JournalEntry>));
+    m.insert(
+        "JournalEntry",
+        (j(fx_journal()), round_trip::<JournalEntry>),
+    );
     m.insert(
         "OrderEnvelope",
         (j(order_envelope()), round_trip::<Envelope<Order>>),
@@ -82,7 +91,13 @@ fn expected() -> BTreeMap<&'static str, (Value, RoundTrip)> {
         "RefundEnvelope",
         (
             j(Envelope::new(
-                meta(EventKind::Refund, tmall(), "tmall-flagship-01", "180012345678901234", Revision::Version(3)),
+                meta(
+                    EventKind::Refund,
+                    tmall(),
+                    "tmall-flagship-01",
+                    "180012345678901234",
+                    Revision::Version(3),
+                ),
                 tmall_refund(),
                 tmall_refund().raw,
             )),
@@ -93,7 +108,13 @@ fn expected() -> BTreeMap<&'static str, (Value, RoundTrip)> {
         "ShipmentEnvelope",
         (
             j(Envelope::new(
-                meta(EventKind::Shipment, tmall(), "tmall-flagship-01", "PKG-0001", Revision::UpdatedAt(utc(2026, 2, 2, 4, 0, 0))),
+                meta(
+                    EventKind::Shipment,
+                    tmall(),
+                    "tmall-flagship-01",
+                    "PKG-0001",
+                    Revision::UpdatedAt(utc(2026, 2, 2, 4, 0, 0)),
+                ),
                 tmall_shipment(),
                 None,
             )),
@@ -104,7 +125,13 @@ fn expected() -> BTreeMap<&'static str, (Value, RoundTrip)> {
         "SettlementEnvelope",
         (
             j(Envelope::new(
-                meta(EventKind::Settlement, Channel::Amazon, "A2SELLER9EXAMPLE", "12345678901", Revision::Version(1)),
+                meta(
+                    EventKind::Settlement,
+                    Channel::Amazon,
+                    "A2SELLER9EXAMPLE",
+                    "12345678901",
+                    Revision::Version(1),
+                ),
                 amazon_settlement(),
                 None,
             )),
@@ -115,7 +142,13 @@ fn expected() -> BTreeMap<&'static str, (Value, RoundTrip)> {
         "InventoryEnvelope",
         (
             j(Envelope::new(
-                meta(EventKind::Inventory, tmall(), "tmall-flagship-01", "TEA-LONGJING-250G", Revision::Version(42)),
+                meta(
+                    EventKind::Inventory,
+                    tmall(),
+                    "tmall-flagship-01",
+                    "TEA-LONGJING-250G",
+                    Revision::Version(42),
+                ),
                 inventory_update(),
                 None,
             )),
@@ -126,7 +159,13 @@ fn expected() -> BTreeMap<&'static str, (Value, RoundTrip)> {
         "JournalEnvelope",
         (
             j(Envelope::new(
-                meta(EventKind::Journal, Channel::Amazon, "A2SELLER9EXAMPLE", "12345678901:payout", Revision::Version(1)),
+                meta(
+                    EventKind::Journal,
+                    Channel::Amazon,
+                    "A2SELLER9EXAMPLE",
+                    "12345678901:payout",
+                    Revision::Version(1),
+                ),
                 fx_journal(),
                 None,
             )),
@@ -173,7 +212,10 @@ fn every_exported_schema_has_an_example_that_is_the_fixture() {
             let path = examples_dir().join(format!("{name}.json"));
             std::fs::write(&path, schema::to_pretty(doc)).unwrap();
         }
-        eprintln!("rewrote {}; now regenerate the schemas", examples_dir().display());
+        eprintln!(
+            "rewrote {}; now regenerate the schemas",
+            examples_dir().display()
+        );
         return;
     }
     for (name, (doc, _)) in &expected {
@@ -253,7 +295,10 @@ fn an_envelope_of_a_newer_major_version_is_refused_with_the_reason() {
     let newer = format!("{}.0.0", SchemaVersion::CURRENT.version().major + 1);
     doc["schema_version"] = json!(newer);
     let err = serde_json::from_value::<Envelope<Order>>(doc.clone()).unwrap_err();
-    assert!(err.to_string().contains("newer than this build reads"), "{err}");
+    assert!(
+        err.to_string().contains("newer than this build reads"),
+        "{err}"
+    );
     // A newer minor of the same major is read (additive changes only).
     doc["schema_version"] = json!(format!("{}.5.0", SchemaVersion::CURRENT.version().major));
     assert!(serde_json::from_value::<Envelope<Order>>(doc.clone()).is_ok());

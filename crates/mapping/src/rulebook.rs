@@ -305,7 +305,7 @@ impl Rulebook {
 /// The JSON Schema (2020-12) of the rulebook file (TOML or JSON), published like the model
 /// schemas (see [`marketsync_core::schema::document_schema`]): `$id`
 /// `https://marketsync.dev/schemas/v<MAJOR>/Rulebook.schema.json`, the schema version in
-/// `x-schema-version`, a description on every property, and the Tmall example rulebook
+/// `$comment`, a description on every property, and the Tmall example rulebook
 /// ([`crate::examples::tmall::rulebook`]) as its example. [`schema_set`] includes it.
 ///
 /// ```

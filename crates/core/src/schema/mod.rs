@@ -2,58 +2,15 @@
 //!
 //! [`export`] returns one [JSON Schema 2020-12](https://json-schema.org/draft/2020-12/schema)
 //! document per type a partner exchanges with marketsync, keyed by type name. Each document
-//! is self-contained (nested types live under `$defs`), carries `$schema`, the type name as
-//! `title`, and an `$id` that names the [`SCHEMA_VERSION`]:
-//! `urn:marketsync:schema:<version>:<TypeName>`.
-//!
-//! | schema | what it is |
-//! |---|---|
-//! | `Money` | an amount (a decimal **string**) and an ISO 4217 currency |
-//! | `Order` | a marketplace order (buyer and ship-to as `Pii_for_*`) |
-//! | `Refund` | a refund with its lines and the goods return, if any |
-//! | `Shipment` | a package shipped for an order |
-//! | `InventoryPosition` / `InventoryUpdate` / `InventoryAck` | ERP stock, channel ATP updates and their acknowledgements |
-//! | `Settlement` | a marketplace statement with typed lines and the payout |
-//! | `JournalEntry` | a balanced journal posted to the ERP |
-//! | `Envelope` | an event with provenance and its idempotency key |
-//!
-//! **`Envelope` is exported once, with a free-form `payload`** (any JSON value) rather than as
-//! one schema per payload type: the envelope's `kind` names the payload's schema (`order` →
-//! `Order`, `refund` → `Refund`, `shipment` → `Shipment`, `settlement` → `Settlement`,
-//! `inventory` → `InventoryUpdate`, `journal` → `JournalEntry`), and the same machine-readable
-//! mapping is in the envelope schema's `x-marketsync-payload-schemas` keyword. Validate the
-//! envelope, then validate `payload` against the schema its `kind` names.
-//!
-//! [`SchemaSet::write_dir`] writes the set as `<TypeName>.schema.json` files plus an
-//! `index.json` manifest, pretty-printed with sorted keys and a trailing newline, so the output
-//! is byte-for-byte deterministic and diffs well. The repository commits that output under
-//! `schemas/`; a test fails when it is stale, and [`compat::check_policy`] refuses a change that
-//! breaks partners unless the major version of [`SCHEMA_VERSION`] was raised (and an additive
-//! change unless at least the minor was).
-//!
-//! ```
-//! use marketsync_core::schema::{self, SchemaSet};
-//!
-//! let set = SchemaSet::current();
-//! assert_eq!(set.version, schema::SCHEMA_VERSION);
-//! let order = &set.schemas["Order"];
-//! assert_eq!(order["$schema"], "https://json-schema.org/draft/2020-12/schema");
-//! assert!(order["$id"].as_str().is_some_and(|id| id.contains(schema::SCHEMA_VERSION)));
-//! // Comparing a set with itself finds no change.
-//! assert!(schema::compat::compare_sets(&set.schemas, &set.schemas).is_empty());
-//! ```
-
-//! JSON Schema export of the canonical model, for partner teams.
-//!
-//! [`export`] returns one [JSON Schema 2020-12](https://json-schema.org/draft/2020-12/schema)
-//! document per type a partner exchanges with marketsync, keyed by type name. Each document
 //! is self-contained (nested types live under `$defs`, with readable names such as
 //! `PiiBuyer`), and carries:
 //!
 //! * `$schema` (the 2020-12 dialect), the type name as `title`, and a stable `$id` that names
 //!   the **major** version only: `https://marketsync.dev/schemas/v2/Order.schema.json` (see
 //!   [`schema_id`]), so an additive release does not rename any schema;
-//! * the full version beside it, in `x-schema-version` (and in `index.json`);
+//! * the full version beside it, in `index.json` (`schema_version`) and in the schema's
+//!   `$comment` (`marketsync schema version 2.0.0. …`, see [`declared_version`]). No custom
+//!   `x-` keyword is used: ajv, in its default strict mode, refuses unknown keywords;
 //! * a description on every property, and only standard `format`s (`date-time`, `date`):
 //!   fixed-width integers are bounded by `minimum` / `maximum` instead of the non-standard
 //!   `uint64`-style formats that strict validators (ajv) refuse;
@@ -73,8 +30,8 @@
 //!
 //! An envelope is serialized with its `kind` beside a `payload`. The typed envelope schemas
 //! (`OrderEnvelope`: `kind` is `"order"`, `payload` an `Order`, …) validate both in one step;
-//! the generic `Envelope` accepts any payload (for kinds defined out of tree), and its
-//! `x-marketsync-payload-schemas` keyword maps each built-in kind to its payload schema.
+//! the generic `Envelope` accepts any payload (for kinds defined out of tree); `index.json`
+//! maps each built-in kind to its payload and envelope schemas (`envelopes`).
 //! Every envelope carries `schema_version` (see [`SchemaVersion`]): always written, optional
 //! on input.
 //!
@@ -95,7 +52,7 @@
 //! let order = &set.schemas["Order"];
 //! assert_eq!(order["$schema"], "https://json-schema.org/draft/2020-12/schema");
 //! assert_eq!(order["$id"], "https://marketsync.dev/schemas/v2/Order.schema.json");
-//! assert_eq!(order[schema::VERSION_KEYWORD], schema::SCHEMA_VERSION);
+//! assert_eq!(schema::declared_version(order), Some(schema::SCHEMA_VERSION));
 //! assert!(order["$defs"].get("PiiBuyer").is_some());
 //! // Comparing a set with itself finds no change.
 //! assert!(schema::compat::compare_sets(&set.schemas, &set.schemas).is_empty());
@@ -129,12 +86,29 @@ pub const ID_BASE: &str = "https://marketsync.dev/schemas";
 /// The name of the manifest file written next to the schemas.
 pub const INDEX_FILE: &str = "index.json";
 
-/// The keyword of every exported schema holding the full [`SCHEMA_VERSION`] it was exported at
-/// (the `$id` names only the major).
-pub const VERSION_KEYWORD: &str = "x-schema-version";
+/// How every exported schema's `$comment` starts: the full version it was exported at follows
+/// (the `$id` names only the major). See [`version_comment`] and [`declared_version`].
+pub const VERSION_COMMENT_PREFIX: &str = "marketsync schema version ";
 
-/// The keyword of the envelope schema mapping an event kind to its payload schema's `$id`.
-pub const PAYLOAD_SCHEMAS_KEYWORD: &str = "x-marketsync-payload-schemas";
+/// The `$comment` of a schema exported at `version`.
+pub fn version_comment(version: &str) -> String {
+    format!(
+        "{VERSION_COMMENT_PREFIX}{version}. The $id names the major version only; the versioning \
+         rules are in the README.md beside index.json."
+    )
+}
+
+/// The version an exported schema declares in its `$comment` (see [`version_comment`]).
+pub fn declared_version(schema: &Value) -> Option<&str> {
+    let rest = schema
+        .get("$comment")?
+        .as_str()?
+        .strip_prefix(VERSION_COMMENT_PREFIX)?;
+    rest.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()
+        .map(|v| v.trim_end_matches('.'))
+        .filter(|v| !v.is_empty())
+}
 
 /// The `format`s an exported schema may use: the ones JSON Schema 2020-12 defines, which every
 /// validator knows (ajv with `ajv-formats`, Python `jsonschema`, …).
@@ -184,7 +158,7 @@ pub fn file_name(type_name: &str) -> String {
 
 /// The schema of `T` as a published document named `title`, in the form every exported schema
 /// has: the 2020-12 dialect, the `$id` of `title` at [`SCHEMA_VERSION`], `title`,
-/// [`VERSION_KEYWORD`], readable `$defs` names, standard formats only (fixed-width integers
+/// [`version_comment`], readable `$defs` names, standard formats only (fixed-width integers
 /// bounded instead), plain-text descriptions (also on the tag and value properties of enum
 /// variants), and sorted keys. Crates publishing other documents (the mapping crate's
 /// rulebook) use it so their schemas follow the same conventions; add an example with
@@ -202,8 +176,8 @@ pub fn document_schema<T: JsonSchema>(title: &str) -> Value {
         );
         map.insert("title".into(), Value::String(title.into()));
         map.insert(
-            VERSION_KEYWORD.into(),
-            Value::String(SCHEMA_VERSION.into()),
+            "$comment".into(),
+            Value::String(version_comment(SCHEMA_VERSION)),
         );
     }
     readable_def_names(&mut value);
@@ -525,16 +499,6 @@ pub fn typed_envelopes() -> impl Iterator<Item = (&'static str, &'static str, &'
 fn envelope_schema() -> Value {
     let mut value = document_schema::<crate::Envelope<Value>>("Envelope");
     if let Value::Object(map) = &mut value {
-        let mapping: Map<String, Value> = PAYLOAD_SCHEMAS
-            .iter()
-            .map(|(kind, ty, _)| {
-                (
-                    (*kind).to_owned(),
-                    Value::String(schema_id(SCHEMA_VERSION, ty)),
-                )
-            })
-            .collect();
-        map.insert(PAYLOAD_SCHEMAS_KEYWORD.into(), Value::Object(mapping));
         if let Some(Value::Object(payload)) =
             map.get_mut("properties").and_then(|p| p.get_mut("payload"))
         {
@@ -544,7 +508,7 @@ fn envelope_schema() -> Value {
                     "The canonical record, any JSON value here: validate it against the schema \
                      its `kind` names (order → Order, refund → Refund, shipment → Shipment, \
                      settlement → Settlement, inventory → InventoryUpdate, journal → \
-                     JournalEntry; see `x-marketsync-payload-schemas`), or validate the whole \
+                     JournalEntry; see `envelopes` in index.json), or validate the whole \
                      envelope against the typed envelope schema of its kind (OrderEnvelope, …)."
                         .into(),
                 ),
@@ -714,13 +678,16 @@ impl SchemaSet {
 
     /// Adds (or replaces) a schema, e.g. one made with [`document_schema`] by a crate that
     /// publishes another document (the mapping crate's `Rulebook`). Its `$id`, `title` and
-    /// [`VERSION_KEYWORD`] are set to this set's.
+    /// `$comment` ([`version_comment`]) are set to this set's.
     pub fn insert(&mut self, name: &str, schema: Value) {
         let mut schema = schema;
         if let Value::Object(map) = &mut schema {
             map.insert("$id".into(), Value::String(schema_id(&self.version, name)));
             map.insert("title".into(), Value::String(name.into()));
-            map.insert(VERSION_KEYWORD.into(), Value::String(self.version.clone()));
+            map.insert(
+                "$comment".into(),
+                Value::String(version_comment(&self.version)),
+            );
         }
         self.schemas.insert(name.to_owned(), canonical(&schema));
     }
@@ -739,10 +706,22 @@ impl SchemaSet {
                 })
             })
             .collect();
+        let envelopes: Map<String, Value> = typed_envelopes()
+            .filter(|(_, payload, envelope)| {
+                self.schemas.contains_key(*payload) && self.schemas.contains_key(*envelope)
+            })
+            .map(|(kind, payload, envelope)| {
+                (
+                    kind.to_owned(),
+                    serde_json::json!({"payload": payload, "envelope": envelope}),
+                )
+            })
+            .collect();
         serde_json::json!({
             "schema_version": self.version,
             "dialect": DIALECT,
             "id_base": format!("{ID_BASE}/v{}/", major(&self.version)),
+            "envelopes": envelopes,
             "schemas": schemas,
         })
     }
@@ -881,7 +860,7 @@ mod tests {
             assert_eq!(schema["$schema"], DIALECT, "{name}");
             assert_eq!(schema["$id"], schema_id(SCHEMA_VERSION, name), "{name}");
             assert_eq!(schema["title"], name, "{name}");
-            assert_eq!(schema[VERSION_KEYWORD], SCHEMA_VERSION, "{name}");
+            assert_eq!(declared_version(&schema), Some(SCHEMA_VERSION), "{name}");
         }
     }
 
@@ -913,9 +892,16 @@ mod tests {
         let order = &export()["Order"];
         assert!(order["$defs"].get("PiiBuyer").is_some());
         assert!(order["$defs"].get("PiiAddress").is_some());
-        assert_eq!(order["properties"]["buyer"]["anyOf"][0]["$ref"], "#/$defs/PiiBuyer");
+        assert_eq!(
+            order["properties"]["buyer"]["anyOf"][0]["$ref"],
+            "#/$defs/PiiBuyer"
+        );
         for (name, schema) in export() {
-            for def in schema["$defs"].as_object().into_iter().flat_map(|d| d.keys()) {
+            for def in schema["$defs"]
+                .as_object()
+                .into_iter()
+                .flat_map(|d| d.keys())
+            {
                 assert!(!def.contains('_'), "{name}: $defs/{def}");
             }
         }
@@ -957,7 +943,10 @@ mod tests {
         }});
         integer_formats_to_bounds(&mut v);
         let p = &v["properties"];
-        assert_eq!(p["a"], serde_json::json!({"type": "integer", "minimum": 0, "maximum": 4294967295u64}));
+        assert_eq!(
+            p["a"],
+            serde_json::json!({"type": "integer", "minimum": 0, "maximum": 4294967295u64})
+        );
         assert_eq!(p["b"]["minimum"], i64::MIN);
         assert_eq!(p["b"]["maximum"], i64::MAX);
         assert_eq!(p["c"]["minimum"], 1);
@@ -968,17 +957,55 @@ mod tests {
     }
 
     #[test]
-    fn envelope_maps_kinds_to_payload_schemas() {
-        let env = &export()["Envelope"];
-        let map = env[PAYLOAD_SCHEMAS_KEYWORD].as_object().unwrap();
-        let names = export();
-        assert_eq!(map.len(), PAYLOAD_SCHEMAS.len());
-        for (_, id) in map {
-            let id = id.as_str().unwrap();
-            assert!(
-                names.keys().any(|n| schema_id(SCHEMA_VERSION, n) == id),
-                "{id}"
-            );
+    fn the_index_maps_kinds_to_payload_and_envelope_schemas() {
+        let set = SchemaSet::current();
+        let index = set.index();
+        let envelopes = index["envelopes"].as_object().unwrap();
+        assert_eq!(envelopes.len(), PAYLOAD_SCHEMAS.len());
+        assert_eq!(envelopes["order"]["payload"], "Order");
+        assert_eq!(envelopes["order"]["envelope"], "OrderEnvelope");
+        for entry in envelopes.values() {
+            for k in ["payload", "envelope"] {
+                assert!(set.schemas.contains_key(entry[k].as_str().unwrap()));
+            }
+        }
+    }
+
+    #[test]
+    fn declared_version_reads_the_comment() {
+        let s = serde_json::json!({"$comment": version_comment("2.4.1")});
+        assert_eq!(declared_version(&s), Some("2.4.1"));
+        assert_eq!(
+            declared_version(&serde_json::json!({"$comment": "other"})),
+            None
+        );
+        assert_eq!(declared_version(&serde_json::json!({})), None);
+    }
+
+    /// No custom keyword: ajv's default strict mode refuses unknown keywords.
+    #[test]
+    fn no_custom_keywords() {
+        fn walk(v: &Value, at: &str) {
+            match v {
+                Value::Object(m) => {
+                    for (k, c) in m {
+                        assert!(!k.starts_with("x-"), "{at}/{k}");
+                        // Property names are data, not keywords; examples are documents.
+                        if k != "examples" && k != "properties" && k != "$defs" {
+                            walk(c, &format!("{at}/{k}"));
+                        } else if k != "examples" {
+                            for (n, s) in c.as_object().into_iter().flatten() {
+                                walk(s, &format!("{at}/{k}/{n}"));
+                            }
+                        }
+                    }
+                }
+                Value::Array(a) => a.iter().for_each(|c| walk(c, at)),
+                _ => {}
+            }
+        }
+        for (name, s) in export() {
+            walk(&s, name);
         }
     }
 
@@ -1027,8 +1054,18 @@ mod tests {
             {"properties": {"kind": {"const": "n"}}},
         ]});
         describe_variant_properties(&mut v);
-        assert_eq!(v["oneOf"][0]["properties"]["kind"]["description"], "Always `at`: By time.");
-        assert_eq!(v["oneOf"][0]["properties"]["value"]["description"], "By time.");
-        assert!(v["oneOf"][1]["properties"]["kind"].get("description").is_none());
+        assert_eq!(
+            v["oneOf"][0]["properties"]["kind"]["description"],
+            "Always `at`: By time."
+        );
+        assert_eq!(
+            v["oneOf"][0]["properties"]["value"]["description"],
+            "By time."
+        );
+        assert!(
+            v["oneOf"][1]["properties"]["kind"]
+                .get("description")
+                .is_none()
+        );
     }
 }

@@ -157,7 +157,10 @@ mod tests {
 
     #[test]
     fn current_matches_the_exported_version() {
-        assert_eq!(SchemaVersion::CURRENT.to_string(), super::super::SCHEMA_VERSION);
+        assert_eq!(
+            SchemaVersion::CURRENT.to_string(),
+            super::super::SCHEMA_VERSION
+        );
     }
 
     #[test]
@@ -175,7 +178,10 @@ mod tests {
         ));
         for bad in ["", "2", "2.0", "2.0.0-rc.1", "v2.0.0", "2.0.0.0", " 2.0.0"] {
             assert!(
-                matches!(SchemaVersion::parse(bad), Err(SchemaVersionError::Invalid(_))),
+                matches!(
+                    SchemaVersion::parse(bad),
+                    Err(SchemaVersionError::Invalid(_))
+                ),
                 "{bad:?}"
             );
         }

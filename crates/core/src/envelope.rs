@@ -220,6 +220,12 @@ pub struct Envelope<T> {
         default = "SchemaVersion::unversioned",
         serialize_with = "SchemaVersion::serialize_current"
     )]
+    #[schemars(
+        description = "The version of the marketsync schemas this document follows \
+                       (`MAJOR.MINOR.PATCH`). marketsync always writes its current version. \
+                       Optional on input: a document without it follows 1.0.0, and one of a \
+                       newer major version than the reader's is refused."
+    )]
     pub schema_version: SchemaVersion,
     /// Source channel.
     pub channel: Channel,

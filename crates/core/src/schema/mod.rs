@@ -528,15 +528,19 @@ fn typed_envelope_schema<T: JsonSchema>(name: &str, kind: &str, payload_name: &s
             k.insert(
                 "description".into(),
                 Value::String(format!(
-                    "Event kind: always `{kind}` in this envelope (its payload is a \
-                     {payload_name})."
+                    "Event kind: always `{kind}` in this envelope (its payload is {} \
+                     `{payload_name}`).",
+                    article(payload_name)
                 )),
             );
         }
         if let Some(Value::Object(p)) = props.get_mut("payload") {
             p.insert(
                 "description".into(),
-                Value::String(format!("The canonical record: a {payload_name}.")),
+                Value::String(format!(
+                    "The canonical record: {} `{payload_name}`.",
+                    article(payload_name)
+                )),
             );
         }
     }
@@ -544,12 +548,22 @@ fn typed_envelope_schema<T: JsonSchema>(name: &str, kind: &str, payload_name: &s
         map.insert(
             "description".into(),
             Value::String(format!(
-                "An `{kind}` event with its provenance: the envelope with `kind` = `{kind}` \
-                 and a {payload_name} as `payload`."
+                "{} `{kind}` event with its provenance: the envelope with `kind` = `{kind}` \
+                 and {} `{payload_name}` as `payload`.",
+                if article(kind) == "an" { "An" } else { "A" },
+                article(payload_name)
             )),
         );
     }
     canonical(&value)
+}
+
+/// `a` or `an` before a (type or kind) name.
+fn article(name: &str) -> &'static str {
+    match name.chars().next() {
+        Some(c) if "AEIOUaeiou".contains(c) => "an",
+        _ => "a",
+    }
 }
 
 /// Every canonical model schema a partner exchanges, keyed by type name (see the

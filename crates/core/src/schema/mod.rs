@@ -499,6 +499,16 @@ pub fn typed_envelopes() -> impl Iterator<Item = (&'static str, &'static str, &'
 fn envelope_schema() -> Value {
     let mut value = document_schema::<crate::Envelope<Value>>("Envelope");
     if let Value::Object(map) = &mut value {
+        map.insert(
+            "description".into(),
+            Value::String(
+                "A business event with its provenance and idempotency key, of any `kind` and \
+                 with any `payload`. An envelope of a built-in kind is also valid against the \
+                 typed schema of its kind (OrderEnvelope, RefundEnvelope, ShipmentEnvelope, \
+                 SettlementEnvelope, InventoryEnvelope, JournalEnvelope), which types `payload`."
+                    .into(),
+            ),
+        );
         if let Some(Value::Object(payload)) =
             map.get_mut("properties").and_then(|p| p.get_mut("payload"))
         {

@@ -209,18 +209,15 @@ enum Command {
 }
 
 fn schema(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let written = marketsync_core::schema::SchemaSet::current().write_dir(out)?;
-    let rulebook = out.join("Rulebook.schema.json");
-    let text = serde_json::to_string_pretty(&marketsync_mapping::rulebook_schema())? + "\n";
-    std::fs::write(&rulebook, text)?;
+    // The published set (model and rulebook, with index.json), as the library writes it.
+    let written = marketsync_mapping::schema_set().write_dir(out)?;
     let config = out.join("MarketsyncConfig.schema.json");
     let text = serde_json::to_string_pretty(&marketsync_cli::config::config_schema())? + "\n";
     std::fs::write(&config, text)?;
     println!(
-        "wrote {} schema files (model schema version {}), {} and {} to {}",
+        "wrote {} files of schema version {} (the model, the rulebook, index.json) and {} to {}",
         written.len(),
         marketsync_core::schema::SCHEMA_VERSION,
-        rulebook.display(),
         config.display(),
         out.display()
     );

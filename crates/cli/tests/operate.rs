@@ -562,6 +562,19 @@ fn schema_writes_the_config_schema() {
         schema["required"],
         serde_json::json!(["store", "engine", "mapping", "erp", "connectors"])
     );
-    assert!(dir.join("Rulebook.schema.json").is_file());
+    // The rulebook schema is the library's, listed in index.json with the model's.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("Rulebook.schema.json")).unwrap(),
+        marketsync_core::schema::to_pretty(&marketsync_mapping::rulebook_schema())
+    );
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    assert!(
+        index["schemas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "Rulebook")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

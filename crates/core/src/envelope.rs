@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ids::{Channel, Revision, ShopId};
 use crate::raw::{ContentHash, RawPayloadRef, hex};
+use crate::schema::SchemaVersion;
 
 /// What kind of business event an envelope carries.
 #[derive(
@@ -211,6 +212,21 @@ impl fmt::Display for IdempotencyKey {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[schemars(description = "A business event with its provenance.")]
 pub struct Envelope<T> {
+    /// The version of the marketsync schemas this document follows (`MAJOR.MINOR.PATCH`).
+    /// marketsync always writes its current version ([`SchemaVersion::CURRENT`]). Optional on
+    /// input: a document without it follows 1.0.0 ([`SchemaVersion::UNVERSIONED`]), and one
+    /// of a newer major version than the reader's is refused.
+    #[serde(
+        default = "SchemaVersion::unversioned",
+        serialize_with = "SchemaVersion::serialize_current"
+    )]
+    #[schemars(
+        description = "The version of the marketsync schemas this document follows \
+                       (`MAJOR.MINOR.PATCH`). marketsync always writes its current version. \
+                       Optional on input: a document without it follows 1.0.0, and one of a \
+                       newer major version than the reader's is refused."
+    )]
+    pub schema_version: SchemaVersion,
     /// Source channel.
     pub channel: Channel,
     /// Source shop.
@@ -271,6 +287,7 @@ impl<T: Serialize> Envelope<T> {
             None => ContentHash::of(&serde_json::to_vec(&payload).unwrap_or_default()),
         };
         Envelope {
+            schema_version: SchemaVersion::CURRENT,
             channel: meta.channel,
             shop: meta.shop,
             kind: meta.kind,

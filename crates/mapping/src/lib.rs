@@ -25,7 +25,7 @@ pub use period::{Period, business_date, parse_tz};
 pub use reconcile::{ReceivableResidual, receivable_residuals};
 pub use rulebook::{
     AccrualDate, EntitySettings, PostingCurrency, RefundPosting, Rulebook, SellerDiscountPosting,
-    rulebook_schema,
+    rulebook_schema, schema_set,
 };
 pub use sku::{AliasKind, ResolvedItem, SkuAlias, SkuMap};
 pub use status::{StatusMap, advance, combined_key, shopify_key};

@@ -302,7 +302,53 @@ impl Rulebook {
     }
 }
 
-/// The JSON Schema (2020-12) of the rulebook file, for the CLI's `schema` command.
+/// The JSON Schema (2020-12) of the rulebook file (TOML or JSON), published like the model
+/// schemas (see [`marketsync_core::schema::document_schema`]): `$id`
+/// `https://marketsync.dev/schemas/v<MAJOR>/Rulebook.schema.json`, the schema version in
+/// `$comment`, a description on every property, and the Tmall example rulebook
+/// ([`crate::examples::tmall::rulebook`]) as its example. [`schema_set`] includes it.
+///
+/// ```
+/// let schema = marketsync_mapping::rulebook_schema();
+/// assert_eq!(schema["title"], "Rulebook");
+/// assert_eq!(schema["examples"][0]["version"], "2026.02-1");
+/// ```
 pub fn rulebook_schema() -> serde_json::Value {
-    schemars::schema_for!(Rulebook).to_value()
+    use marketsync_core::schema;
+    let mut value = schema::document_schema::<Rulebook>("Rulebook");
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert(
+            "description".into(),
+            serde_json::Value::String(
+                "The versioned rulebook finance owns: legal entities, the account map (role → \
+                 GL account per entity and channel), fee and tax rules, and posting options. \
+                 Its `version` is recorded on every journal line it produces. Written in TOML \
+                 or JSON; rules written in code are not part of the file."
+                    .into(),
+            ),
+        );
+    }
+    let example = crate::examples::tmall::rulebook()
+        .ok()
+        .and_then(|rb| serde_json::to_value(&rb).ok());
+    match example {
+        Some(example) => schema::with_examples(value, vec![example]),
+        None => value,
+    }
+}
+
+/// Every published schema: the canonical model's ([`SchemaSet::current`]) and the
+/// [`rulebook_schema`], at [`SCHEMA_VERSION`](marketsync_core::schema::SCHEMA_VERSION). This
+/// is the set committed under `schemas/` in the repository and written by `marketsync schema`.
+///
+/// ```
+/// let set = marketsync_mapping::schema_set();
+/// assert!(set.schemas.contains_key("Order") && set.schemas.contains_key("Rulebook"));
+/// ```
+///
+/// [`SchemaSet::current`]: marketsync_core::schema::SchemaSet::current
+pub fn schema_set() -> marketsync_core::schema::SchemaSet {
+    let mut set = marketsync_core::schema::SchemaSet::current();
+    set.insert("Rulebook", rulebook_schema());
+    set
 }

@@ -14,6 +14,11 @@
 //! | new optional property, type widened, enum value or variant added, new `$defs` entry, property becoming optional, constraint loosened | additive |
 //! | `description`, `title`, `default`, `examples`, `$comment`, `$id`, `$schema`, `x-*` | ignored |
 //!
+//! A fixed-width number `format` (`uint32`, `int64`, `double`: Rust names, not JSON Schema
+//! formats) is read as the `minimum` / `maximum` it stands for before comparing (see
+//! [`super::format_bounds`]), so `uint32` → `uint64` is a loosened `maximum` (additive) and a
+//! schema that replaced `"format": "uint64"` by its bounds has not changed.
+//!
 //! `$ref`s are followed: each `$defs` entry is compared once under `/$defs/<Name>`, and where a
 //! reference now points elsewhere (or a reference was replaced by an inline schema) the two
 //! targets are compared structurally at that place. `oneOf`/`anyOf` variants are matched by
@@ -97,6 +102,13 @@ use Classification::{Additive, Breaking};
 /// Compares two versions of one schema document. An empty result means no semantic change
 /// (descriptions and other annotations are ignored). Changes are sorted by path.
 pub fn compare(old: &Value, new: &Value) -> Vec<Change> {
+    // A fixed-width number format (`uint32`) means the bounds it stands for, so a schema that
+    // spells them out instead (as the export does since 2.0.0) is compared as the same thing.
+    let mut old = old.clone();
+    let mut new = new.clone();
+    super::integer_formats_to_bounds(&mut old);
+    super::integer_formats_to_bounds(&mut new);
+    let (old, new) = (&old, &new);
     let mut cmp = Comparer {
         old_root: old,
         new_root: new,
@@ -261,31 +273,6 @@ fn required(schema: &Map<String, Value>) -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// `(signed, bits)` of an integer `format` such as `uint32`, or a float width.
-fn format_width(format: &str) -> Option<(&'static str, u32)> {
-    let (family, bits) = if let Some(b) = format.strip_prefix("uint") {
-        ("uint", b)
-    } else if let Some(b) = format.strip_prefix("int") {
-        ("int", b)
-    } else {
-        return match format {
-            "float" => Some(("float", 32)),
-            "double" => Some(("float", 64)),
-            _ => None,
-        };
-    };
-    bits.parse().ok().map(|b| (family, b))
-}
-
-fn format_widens(old: &str, new: &str) -> bool {
-    match (format_width(old), format_width(new)) {
-        (Some((of, ob)), Some((nf, nb))) => {
-            (of == nf && nb >= ob) || (of == "uint" && nf == "int" && nb > ob)
-        }
-        _ => false,
-    }
 }
 
 /// Strips annotations, for content keys of variants that have nothing better to match on.
@@ -781,11 +768,7 @@ impl<'a> Comparer<'a> {
                 (None, Some(b)) => self.push(&p, Breaking, format!("`{k}` {b:?} added")),
                 (Some(a), None) => self.push(&p, Additive, format!("`{k}` {a:?} removed")),
                 (Some(a), Some(b)) if a != b => {
-                    if k == "format" && format_widens(a, b) {
-                        self.push(&p, Additive, format!("format widened from {a:?} to {b:?}"));
-                    } else {
-                        self.push(&p, Breaking, format!("`{k}` changed from {a:?} to {b:?}"));
-                    }
+                    self.push(&p, Breaking, format!("`{k}` changed from {a:?} to {b:?}"))
                 }
                 _ => {}
             }
@@ -1065,6 +1048,22 @@ mod tests {
         let changes = compare(&a, &b);
         assert!(changes.iter().all(|c| !c.is_breaking()), "{changes:?}");
         assert!(compare(&b, &a).iter().any(Change::is_breaking));
+    }
+
+    #[test]
+    fn a_format_and_its_bounds_are_the_same_schema() {
+        let a = json!({"type": "integer", "format": "uint32", "minimum": 0});
+        let b = json!({"type": "integer", "minimum": 0, "maximum": 4294967295u64});
+        assert!(compare(&a, &b).is_empty());
+        assert!(compare(&b, &a).is_empty());
+        // Narrower than the format was is still breaking.
+        let c = json!({"type": "integer", "minimum": 0, "maximum": 65535});
+        let changes = compare(&a, &c);
+        assert_eq!(kinds(&changes), vec![("/maximum".into(), Breaking)]);
+        // Standard formats are compared as before.
+        let d = json!({"type": "string", "format": "date"});
+        let e = json!({"type": "string", "format": "date-time"});
+        assert!(compare(&d, &e).iter().any(Change::is_breaking));
     }
 
     #[test]
